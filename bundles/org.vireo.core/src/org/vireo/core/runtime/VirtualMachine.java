@@ -1,0 +1,429 @@
+package org.vireo.core.runtime;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import org.vireo.api.Machine;
+import org.vireo.api.VireoException;
+import org.vireo.api.board.Board;
+import org.vireo.api.board.BoardInstance;
+import org.vireo.api.bus.IoBus;
+import org.vireo.api.cpu.CpuBackend;
+import org.vireo.api.cpu.CpuEngine;
+import org.vireo.api.cpu.Vcpu;
+import org.vireo.api.cpu.VcpuException;
+import org.vireo.api.cpu.X86CpuState;
+import org.vireo.api.device.ConsoleChannel;
+import org.vireo.api.device.Device;
+import org.vireo.api.device.DeviceContext;
+import org.vireo.api.device.DeviceFactory;
+import org.vireo.api.irq.IrqChip;
+import org.vireo.api.memory.GuestMemory;
+import org.vireo.api.pci.PciBus;
+import org.vireo.api.vm.DeviceConfig;
+import org.vireo.api.vm.VmConfig;
+import org.vireo.api.vm.VmState;
+import org.vireo.core.bus.AddressSpace;
+import org.vireo.core.memory.MappedGuestMemory;
+
+/**
+ * One VM running in this process: its memory, buses, vCPU threads and devices, and its
+ * lifecycle. Lifecycle methods are called by the manager, which serializes them per VM; the
+ * vCPU threads and devices report back through {@link Machine#requestStop}.
+ */
+public final class VirtualMachine {
+
+    private static final Logger LOG = Logger.getLogger(VirtualMachine.class.getName());
+
+    /** Called with (old state, new state, message) on every transition. */
+    public interface StateListener {
+        void changed(VirtualMachine vm, VmState from, VmState to, String message);
+    }
+
+    private final VmConfig config;
+    private final Path directory;
+    private final Path baseDirectory;
+    private final CpuBackend backend;
+    private final Board board;
+    private final Map<String, DeviceFactory> factories;
+    private final StateListener listener;
+    private final ConsoleHub console = new ConsoleHub();
+
+    private final Object lock = new Object();
+    private VmState state = VmState.STOPPED;
+    /** The last state whose event listeners have run: what waiters go by. */
+    private VmState published = VmState.STOPPED;
+    private Instant since = Instant.now();
+    private String message;
+    private boolean pauseRequested;
+    private boolean stopRequested;
+    private int vcpusParked;
+    private int vcpusRunning;
+    private Machine.StopReason stopReason;
+    private String stopDetail;
+
+    private GuestMemory memory;
+    private CpuEngine engine;
+    private BoardInstance boardInstance;
+    private final List<Device> devices = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+
+    /**
+     * @param directory the VM's library directory, or {@code null} for a transient VM
+     * @param baseDirectory what relative paths in the config are resolved against
+     */
+    public VirtualMachine(VmConfig config, Path directory, Path baseDirectory, CpuBackend backend, Board board,
+            Map<String, DeviceFactory> factories, StateListener listener) {
+        this.config = config;
+        this.directory = directory;
+        this.baseDirectory = baseDirectory;
+        this.backend = backend;
+        this.board = board;
+        this.factories = Map.copyOf(factories);
+        this.listener = listener;
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public VmConfig config() {
+        return config;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public CpuBackend backend() {
+        return backend;
+    }
+
+    public ConsoleHub console() {
+        return console;
+    }
+
+    public VmState state() {
+        synchronized (lock) {
+            return state;
+        }
+    }
+
+    public Instant since() {
+        synchronized (lock) {
+            return since;
+        }
+    }
+
+    public String message() {
+        synchronized (lock) {
+            return message;
+        }
+    }
+
+    private void transition(VmState to, String why) {
+        VmState from;
+        synchronized (lock) {
+            from = state;
+            if (from == to) {
+                return;
+            }
+            state = to;
+            since = Instant.now();
+            message = why;
+        }
+        try {
+            listener.changed(this, from, to, why);
+        } finally {
+            synchronized (lock) {
+                published = to;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** Builds the machine and starts its vCPUs. On failure everything is released and the VM is FAILED. */
+    public void start() throws VireoException {
+        transition(VmState.STARTING, null);
+        try {
+            assemble();
+        } catch (VireoException | RuntimeException e) {
+            release();
+            transition(VmState.FAILED, e.getMessage());
+            throw e instanceof VireoException ve ? ve
+                    : new VireoException(name() + ": could not start: " + e, e);
+        }
+        transition(VmState.RUNNING, null);
+        synchronized (lock) {
+            vcpusRunning = threads.size();
+        }
+        threads.forEach(Thread::start);
+    }
+
+    private void assemble() throws VireoException {
+        memory = new MappedGuestMemory(board.ramRanges(config.memoryBytes()));
+        AddressSpace pio = new AddressSpace(IoBus.Kind.PIO, name());
+        AddressSpace mmio = new AddressSpace(IoBus.Kind.MMIO, name());
+        Machine machine = new Machine() {
+            @Override
+            public String name() {
+                return config.name();
+            }
+
+            @Override
+            public GuestMemory memory() {
+                return memory;
+            }
+
+            @Override
+            public IoBus portIo() {
+                return pio;
+            }
+
+            @Override
+            public IoBus mmio() {
+                return mmio;
+            }
+
+            @Override
+            public void requestStop(StopReason reason, String detail) {
+                VirtualMachine.this.requestStop(reason, detail);
+            }
+        };
+        engine = backend.create(machine, config.vcpus());
+        Context context = new Context(machine, engine.irqChip());
+        boardInstance = board.build(machine, context);
+        context.pciBus = boardInstance.pciBus();
+        devices.addAll(boardInstance.devices());
+        for (DeviceConfig dc : config.devices()) {
+            DeviceFactory factory = factories.get(dc.type());
+            if (factory == null) {
+                throw new VireoException(name() + ": device " + dc.id() + ": no installed bundle provides type '"
+                        + dc.type() + "'; installed: " + new java.util.TreeSet<>(factories.keySet()));
+            }
+            devices.add(factory.create(context, dc));
+        }
+        Path kernel = baseDirectory.resolve(config.boot().kernel());
+        Path initrd = config.boot().initrd() == null ? null : baseDirectory.resolve(config.boot().initrd());
+        List<X86CpuState> states = boardInstance.boot(kernel, initrd, config.boot().cmdline(), config.vcpus());
+        List<Vcpu> vcpus = engine.vcpus();
+        for (int i = 0; i < vcpus.size(); i++) {
+            Vcpu vcpu = vcpus.get(i);
+            vcpu.setState(states.get(i));
+            Thread t = new Thread(() -> vcpuLoop(vcpu), "vireo-" + name() + "-vcpu" + i);
+            t.setDaemon(true);
+            threads.add(t);
+        }
+    }
+
+    /** The body of one vCPU thread: run the guest, and park while the VM is paused. */
+    private void vcpuLoop(Vcpu vcpu) {
+        try {
+            while (true) {
+                synchronized (lock) {
+                    if (pauseRequested && !stopRequested) {
+                        vcpusParked++;
+                        lock.notifyAll();
+                        while (pauseRequested && !stopRequested) {
+                            lock.wait();
+                        }
+                        vcpusParked--;
+                    }
+                    if (stopRequested) {
+                        return;
+                    }
+                }
+                Vcpu.Exit exit = vcpu.run();
+                if (exit == Vcpu.Exit.SHUTDOWN) {
+                    requestStop(Machine.StopReason.TRIPLE_FAULT, "vCPU " + vcpu.index() + " took a triple fault");
+                }
+            }
+        } catch (VcpuException e) {
+            String dump = e.state() == null ? "" : "\n" + e.state();
+            requestStop(Machine.StopReason.ERROR, "vCPU " + vcpu.index() + ": " + e.getMessage() + dump);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.SEVERE, name() + ": vCPU " + vcpu.index() + " crashed", e);
+            requestStop(Machine.StopReason.ERROR, "vCPU " + vcpu.index() + ": internal error: " + e);
+        } finally {
+            boolean last;
+            synchronized (lock) {
+                last = --vcpusRunning == 0;
+                lock.notifyAll();
+            }
+            if (last) {
+                finish();
+            }
+        }
+    }
+
+    /** Any thread: kicks every vCPU out and lets the last one tear the VM down. */
+    void requestStop(Machine.StopReason reason, String detail) {
+        synchronized (lock) {
+            if (stopRequested) {
+                return;
+            }
+            stopRequested = true;
+            stopReason = reason;
+            stopDetail = detail;
+            lock.notifyAll();
+        }
+        if (state() == VmState.RUNNING || state() == VmState.PAUSED) {
+            transition(VmState.STOPPING, detail);
+        }
+        kickAll();
+    }
+
+    private void kickAll() {
+        CpuEngine e = engine;
+        if (e != null) {
+            e.vcpus().forEach(Vcpu::kick);
+        }
+    }
+
+    /** Runs on the last vCPU thread to leave: releases everything and settles the final state. */
+    private void finish() {
+        release();
+        Machine.StopReason reason;
+        String detail;
+        synchronized (lock) {
+            reason = stopReason;
+            detail = stopDetail;
+        }
+        if (reason == Machine.StopReason.ERROR) {
+            transition(VmState.FAILED, detail);
+        } else {
+            transition(VmState.STOPPED, detail);
+        }
+    }
+
+    private void release() {
+        for (int i = devices.size() - 1; i >= 0; i--) {
+            try {
+                devices.get(i).close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, name() + ": closing device " + devices.get(i).id(), e);
+            }
+        }
+        devices.clear();
+        if (engine != null) {
+            engine.close();
+            engine = null;
+        }
+        if (memory != null) {
+            memory.close();
+            memory = null;
+        }
+    }
+
+    /** Stops every vCPU at its next exit and waits until all are parked. */
+    public void pause() throws VireoException, InterruptedException {
+        synchronized (lock) {
+            if (state != VmState.RUNNING) {
+                throw new VireoException(name() + " is " + state.name().toLowerCase() + ", not running");
+            }
+            pauseRequested = true;
+        }
+        kickAll();
+        synchronized (lock) {
+            while (vcpusParked < vcpusRunning && !stopRequested) {
+                lock.wait();
+            }
+        }
+        transition(VmState.PAUSED, null);
+    }
+
+    public void resume() throws VireoException {
+        synchronized (lock) {
+            if (state != VmState.PAUSED) {
+                throw new VireoException(name() + " is " + state.name().toLowerCase() + ", not paused");
+            }
+            pauseRequested = false;
+            lock.notifyAll();
+        }
+        transition(VmState.RUNNING, null);
+    }
+
+    /**
+     * Stops the VM. Graceful asks the guest to shut down and waits up to {@code graceMillis};
+     * then, or at once when forced, powers it off. Returns when the VM has stopped.
+     */
+    public void stop(boolean force, long graceMillis) throws InterruptedException {
+        if (!force && state() == VmState.RUNNING && boardInstance != null) {
+            boardInstance.requestShutdown();
+            if (awaitInactive(graceMillis)) {
+                return;
+            }
+        }
+        requestStop(Machine.StopReason.POWER_OFF, force ? "powered off" : "did not shut down in time; powered off");
+        awaitInactive(Long.MAX_VALUE);
+    }
+
+    /** Waits until the VM holds no resources; returns whether it got there in time. */
+    public boolean awaitInactive(long timeoutMillis) throws InterruptedException {
+        long deadline = timeoutMillis == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + timeoutMillis;
+        synchronized (lock) {
+            while (published.isActive()) {
+                long left = deadline - System.currentTimeMillis();
+                if (left <= 0) {
+                    return false;
+                }
+                lock.wait(Math.min(left, 1000));
+            }
+            return true;
+        }
+    }
+
+    /** Subscribes to the serial console. */
+    public AutoCloseable onConsoleOutput(Consumer<byte[]> sink) {
+        return console.subscribe(sink);
+    }
+
+    /** What devices get from the runtime. */
+    private final class Context implements DeviceContext {
+        private final Machine machine;
+        private final IrqChip irqChip;
+        PciBus pciBus;
+
+        Context(Machine machine, IrqChip irqChip) {
+            this.machine = machine;
+            this.irqChip = irqChip;
+        }
+
+        @Override
+        public Machine machine() {
+            return machine;
+        }
+
+        @Override
+        public IrqChip irqChip() {
+            return irqChip;
+        }
+
+        @Override
+        public PciBus pciBus() {
+            if (pciBus == null) {
+                throw new IllegalStateException("the PCI bus is not ready yet");
+            }
+            return pciBus;
+        }
+
+        @Override
+        public Path resolve(String path) {
+            return baseDirectory.resolve(path);
+        }
+
+        @Override
+        public ConsoleChannel console(String channel) {
+            // One console per VM for now: the first serial port.
+            return console;
+        }
+    }
+}

@@ -109,12 +109,13 @@ final class Executor {
         java.nio.ByteBuffer b = mmu.buf[s];
         int o = mmu.off[s] + inPage;
         long w0 = b.getLong(o);
-        long w1 = b.getLong(o + 8);
         int index = (int) (rip ^ (rip >>> CACHE_BITS)) & ((1 << CACHE_BITS) - 1);
         Insn c = cache[index];
-        if (c != null && c.address == rip && (w0 & c.mask0) == c.bytes0 && (w1 & c.mask1) == c.bytes1) {
+        if (c != null && c.address == rip && (w0 & c.mask0) == c.bytes0
+                && (c.mask1 == 0 || (b.getLong(o + 8) & c.mask1) == c.bytes1)) {
             return c;
         }
+        long w1 = b.getLong(o + 8);
         if (c == null) {
             c = new Insn();
             cache[index] = c;

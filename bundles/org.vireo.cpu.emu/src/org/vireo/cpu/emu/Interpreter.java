@@ -1,7 +1,5 @@
 package org.vireo.cpu.emu;
 
-import java.math.BigInteger;
-
 import org.vireo.api.cpu.Segment;
 
 /**
@@ -35,6 +33,9 @@ final class Interpreter {
     void execute(Insn i) {
         long next = cpu.rip + i.length;
         int op = i.op;
+        if (i.has(Insn.P_LOCK) && !lockable(i)) {
+            throw CpuFault.ud();
+        }
         if (op < 0x100) {
             executeOneByte(i, op, next);
         } else if (op < 0x200) {
@@ -43,6 +44,31 @@ final class Interpreter {
             sse.execute(i);
             cpu.rip = next;
         }
+    }
+
+    /**
+     * Whether LOCK may prefix {@code i}: only the read-modify-write instructions the SDM lists
+     * under "LOCK", and only with a memory destination; anything else raises #UD.
+     */
+    private static boolean lockable(Insn i) {
+        if (!i.memory()) {
+            return false;
+        }
+        int op = i.op;
+        if (op < 0x40) {
+            return (op & 7) <= 1 && (op >>> 3) != 7; // ALU r/m, r except CMP
+        }
+        return switch (op) {
+            case 0x80, 0x81, 0x83 -> i.ext() != 7;
+            case 0x86, 0x87 -> true;
+            case 0xf6, 0xf7 -> i.ext() == 2 || i.ext() == 3;
+            case 0xfe, 0xff -> i.ext() <= 1;
+            case Insn.MAP_0F | 0xab, Insn.MAP_0F | 0xb3, Insn.MAP_0F | 0xbb, Insn.MAP_0F | 0xb0, Insn.MAP_0F | 0xb1,
+                    Insn.MAP_0F | 0xc0, Insn.MAP_0F | 0xc1 -> true;
+            case Insn.MAP_0F | 0xba -> i.ext() >= 5;
+            case Insn.MAP_0F | 0xc7 -> i.ext() == 1;
+            default -> false;
+        };
     }
 
     private static int size(Insn i, int op) {
@@ -511,6 +537,11 @@ final class Interpreter {
         count &= size == 8 ? 0x3f : 0x1f;
         long a = cpu.readRmForUpdate(i, size);
         if (count == 0) {
+            // Flags stay, but a 32-bit register destination is still written, which clears
+            // its upper half (SDM vol. 1 §3.4.1.1; checked on AMD hardware by NativeOracleTest).
+            if (size == 4 && !i.memory()) {
+                cpu.writeRmAfterRead(i, size, a);
+            }
             return;
         }
         long m = Flags.mask(size);
@@ -599,6 +630,11 @@ final class Interpreter {
         count &= size == 8 ? 0x3f : 0x1f;
         long a = cpu.readRmForUpdate(i, size);
         if (count == 0) {
+            // Flags stay, but a 32-bit register destination is still written, which clears
+            // its upper half (SDM vol. 1 §3.4.1.1; checked on AMD hardware by NativeOracleTest).
+            if (size == 4 && !i.memory()) {
+                cpu.writeRmAfterRead(i, size, a);
+            }
             return;
         }
         long m = Flags.mask(size);
@@ -797,10 +833,8 @@ final class Interpreter {
                 if (Long.compareUnsigned(hi, d) >= 0) {
                     throw CpuFault.of(CpuFault.DE);
                 }
-                BigInteger n = unsigned(hi).shiftLeft(64).or(unsigned(lo));
-                BigInteger[] qr = n.divideAndRemainder(unsigned(d));
-                cpu.r[RAX] = qr[0].longValue();
-                cpu.r[RDX] = qr[1].longValue();
+                cpu.r[RAX] = Div128.divideUnsigned(hi, lo, d, remainder);
+                cpu.r[RDX] = remainder[0];
             }
         }
     }
@@ -863,21 +897,20 @@ final class Interpreter {
                     cpu.r[RDX] = lo % d;
                     return;
                 }
-                BigInteger n = BigInteger.valueOf(hi).shiftLeft(64).or(unsigned(lo));
-                BigInteger[] qr = n.divideAndRemainder(BigInteger.valueOf(d));
-                if (qr[0].bitLength() > 63) {
+                long q;
+                try {
+                    q = Div128.divideSigned(hi, lo, d, remainder);
+                } catch (ArithmeticException e) {
                     throw CpuFault.of(CpuFault.DE);
                 }
-                cpu.r[RAX] = qr[0].longValue();
-                cpu.r[RDX] = qr[1].longValue();
+                cpu.r[RAX] = q;
+                cpu.r[RDX] = remainder[0];
             }
         }
     }
 
-    private static BigInteger unsigned(long v) {
-        BigInteger b = BigInteger.valueOf(v & Long.MAX_VALUE);
-        return v < 0 ? b.setBit(63) : b;
-    }
+    /** Scratch for the remainder of 128-bit divisions. */
+    private final long[] remainder = new long[1];
 
     // ---- group 5: INC, DEC, CALL, JMP, PUSH ----
 
@@ -1130,7 +1163,7 @@ final class Interpreter {
             if (!rep) {
                 break;
             }
-            cpu.r[RCX] = (cpu.r[RCX] & ~amask) | ((cpu.r[RCX] - 1) & amask);
+            cpu.r[RCX] = (cpu.r[RCX] - 1) & amask;
             if (compares) {
                 boolean zf = cpu.flags.zf();
                 if (i.lastRep == 0xf3 ? !zf : zf) {
@@ -1141,8 +1174,13 @@ final class Interpreter {
         cpu.rip = next;
     }
 
+    /**
+     * Steps RSI or RDI. With a 32-bit address size the instruction writes ESI/EDI (and ECX),
+     * which clears their upper halves like any 32-bit register write (SDM vol. 1 §3.4.1.1;
+     * checked against AMD hardware by NativeOracleTest).
+     */
     private void advance(int reg, long step, long amask) {
-        cpu.r[reg] = (cpu.r[reg] & ~amask) | ((cpu.r[reg] + step) & amask);
+        cpu.r[reg] = (cpu.r[reg] + step) & amask;
     }
 
     private void stringIo(Insn i, int op, long next) {
@@ -1172,7 +1210,7 @@ final class Interpreter {
             if (!rep) {
                 break;
             }
-            cpu.r[RCX] = (cpu.r[RCX] & ~amask) | ((cpu.r[RCX] - 1) & amask);
+            cpu.r[RCX] = (cpu.r[RCX] - 1) & amask;
         }
         cpu.rip = next;
     }
@@ -1336,8 +1374,15 @@ final class Interpreter {
                 long a = cpu.readRmForUpdate(i, size);
                 long b = cpu.getReg(i, i.reg, size);
                 long r = aluOp(0, size, a, b);
-                cpu.writeRmAfterRead(i, size, r);
-                cpu.putReg(i, i.reg, size, a);
+                // SRC <- DEST, then DEST <- sum (SDM "XADD"): with one register for both, the sum
+                // wins. Memory is written first so that a faulting write leaves the register as it was.
+                if (i.memory()) {
+                    cpu.writeRmAfterRead(i, size, r);
+                    cpu.putReg(i, i.reg, size, a);
+                } else {
+                    cpu.putReg(i, i.reg, size, a);
+                    cpu.writeRmAfterRead(i, size, r);
+                }
             }
             case 0xc7 -> group9(i);
             case 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf -> {

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Checks the materialized headless product the way a user meets it: the launch script
 # starts Equinox, Declarative Services brings up the VM manager, and the vireo command
-# answers. Run by the build after the product is materialized; takes the product
-# directory as its argument.
+# answers; then, given the test guest's directory, `vireo run --backend emu` boots Debian's
+# kernel on the software CPU, runs a command and must exit 0. Run by the build after the
+# product is materialized.
 set -eu
-product=${1:?usage: product-smoke-test.sh PRODUCT_DIR}
+product=${1:?usage: product-smoke-test.sh PRODUCT_DIR [GUEST_DIR]}
+guest=${2:-}
 vireo=$product/vireo
 lib=$(mktemp -d)
 trap 'rm -rf "$lib"' EXIT
@@ -30,4 +32,21 @@ set -e
 
 "$vireo" delete smoke >/dev/null || fail "vireo delete exited $?"
 [ ! -e "$lib/vms/smoke" ] || fail "vireo delete left $lib/vms/smoke"
-echo "product smoke test: passed (help, types, create, list, show, delete)"
+checks="help, types, create, list, show, delete"
+
+if [ -n "$guest" ]; then
+    [ -f "$guest/vmlinuz" ] || fail "no test guest in $guest (tests/guest/build-guest.sh builds it)"
+    expected=$(seq 1 3000 | sha256sum | cut -d' ' -f1)
+    set +e
+    out=$("$vireo" run --backend emu --memory 256M --kernel "$guest/vmlinuz" --initrd "$guest/initramfs.cpio.gz" \
+        --append 'console=ttyS0 reboot=k quiet vireo.cmd="uname -m; seq 1 3000 > /tmp/n; sha256sum /tmp/n"' \
+        </dev/null 2>&1)
+    code=$?
+    set -e
+    [ "$code" = 0 ] || fail "vireo run --backend emu exited $code: $out"
+    for want in VIREO-GUEST-READY x86_64 "$expected  /tmp/n" "VIREO-CMD-EXIT 0"; do
+        echo "$out" | grep -q "$want" || fail "vireo run --backend emu did not print '$want': $out"
+    done
+    checks="$checks, run --backend emu"
+fi
+echo "product smoke test: passed ($checks)"

@@ -42,15 +42,19 @@ final class Executor {
         this.decoder = new Decoder(cpu);
     }
 
+    /** Instructions retired plus exceptions delivered: the unit of {@link #run}'s budget. */
+    private long steps;
+
     /**
-     * Runs up to {@code budget} instructions.
+     * Runs up to {@code budget} steps: a step retires an instruction or delivers the
+     * exception an instruction raised (as a debugger's single step does).
      *
      * @throws Cpu.UnsupportedModeException if the guest leaves 64-bit mode
      */
     Stop run(long budget) {
         Cpu c = cpu;
-        long end = retired + budget;
-        while (retired < end) {
+        long end = steps + budget;
+        while (steps < end) {
             if (c.attention) {
                 c.attention = false;
                 if (kicked) {
@@ -75,13 +79,16 @@ final class Executor {
             try {
                 interpreter.execute(fetch(start));
                 retired++;
+                steps++;
             } catch (CpuFault f) {
+                steps++;
                 c.rip = start;
                 if (!raise(f.vector, f.errorCode, f.vector == CpuFault.PF ? f.address : 0, start, false)) {
                     return Stop.TRIPLE_FAULT;
                 }
             } catch (Interpreter.SoftwareInterrupt s) {
                 retired++;
+                steps++;
                 if (!softwareInterrupt(s, start)) {
                     return Stop.TRIPLE_FAULT;
                 }

@@ -391,9 +391,12 @@ public final class VmManagerImpl implements VmManager {
             if (b != null) {
                 CpuBackend.Availability a = b.availability();
                 if (a.usable()) {
+                    if (!reasons.isEmpty()) {
+                        LOG.info(config.name() + ": cpu auto: " + type + " (" + String.join("; ", reasons) + ")");
+                    }
                     return b;
                 }
-                reasons.add(type + ": " + a.reason());
+                reasons.add(type + " unusable: " + a.reason());
             }
         }
         for (CpuBackend b : backends.values()) {

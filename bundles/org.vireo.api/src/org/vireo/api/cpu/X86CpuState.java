@@ -53,6 +53,13 @@ public final class X86CpuState {
     /** The 512-byte FXSAVE image: x87, MXCSR, XMM0-15 (Intel SDM vol. 1 §10.5.1). */
     public final byte[] fxsave = new byte[512];
 
+    /**
+     * The XSAVE area after the legacy region (from byte 512: the XSAVE header and the extended
+     * components such as AVX), in the standard, non-compacted format; empty when the vCPU has
+     * no extended state (the software CPU). The legacy region is {@link #fxsave}.
+     */
+    public byte[] xsaveExtended = new byte[0];
+
     /** The local APIC's 1 KiB register page, in the layout of its MMIO window; empty if none. */
     public byte[] lapic = new byte[0];
 
@@ -61,6 +68,15 @@ public final class X86CpuState {
 
     /** An external interrupt vector injected but not yet delivered, or -1. */
     public int pendingInterrupt = -1;
+
+    /** An exception raised but not yet delivered (vector), or -1; its error code, or -1 if it has none. */
+    public int pendingException = -1, pendingErrorCode = -1;
+
+    /** An NMI waiting for delivery; NMIs blocked (inside an NMI handler, until IRET). */
+    public boolean nmiPending, nmiMasked;
+
+    /** Interrupts are blocked for one instruction after STI or MOV SS. */
+    public boolean interruptShadow;
 
     public X86CpuState() {
         // The FXSAVE image's reset values: FCW 0x37f, MXCSR 0x1f80 (Intel SDM vol. 1 §8.1.5, §10.2.3.1).
@@ -97,10 +113,16 @@ public final class X86CpuState {
         System.arraycopy(dr, 0, c.dr, 0, dr.length);
         c.msrs.putAll(msrs);
         System.arraycopy(fxsave, 0, c.fxsave, 0, fxsave.length);
+        c.xsaveExtended = xsaveExtended.clone();
         c.lapic = lapic.clone();
         c.halted = halted;
         c.waitingForSipi = waitingForSipi;
         c.pendingInterrupt = pendingInterrupt;
+        c.pendingException = pendingException;
+        c.pendingErrorCode = pendingErrorCode;
+        c.nmiPending = nmiPending;
+        c.nmiMasked = nmiMasked;
+        c.interruptShadow = interruptShadow;
         return c;
     }
 
@@ -109,7 +131,8 @@ public final class X86CpuState {
         return (efer & EFER_LMA) != 0 && cs.longMode();
     }
 
-    private static final int STATE_VERSION = 1;
+    /** Version 2 added the extended XSAVE area and the pending events. */
+    private static final int STATE_VERSION = 2;
 
     public void saveState(StateWriter out) {
         StateWriter s = out.section("x86-cpu", STATE_VERSION);
@@ -142,6 +165,12 @@ public final class X86CpuState {
         s.putBoolean("halted", halted);
         s.putBoolean("waitingForSipi", waitingForSipi);
         s.putInt("pendingInterrupt", pendingInterrupt);
+        s.putBytes("xsaveExtended", xsaveExtended);
+        s.putInt("pendingException", pendingException);
+        s.putInt("pendingErrorCode", pendingErrorCode);
+        s.putBoolean("nmiPending", nmiPending);
+        s.putBoolean("nmiMasked", nmiMasked);
+        s.putBoolean("interruptShadow", interruptShadow);
     }
 
     public static X86CpuState restoreState(StateReader in) throws StateException {
@@ -185,6 +214,14 @@ public final class X86CpuState {
         c.halted = s.getBoolean("halted");
         c.waitingForSipi = s.getBoolean("waitingForSipi");
         c.pendingInterrupt = s.getInt("pendingInterrupt");
+        if (s.version() >= 2) {
+            c.xsaveExtended = s.getBytes("xsaveExtended");
+            c.pendingException = s.getInt("pendingException");
+            c.pendingErrorCode = s.getInt("pendingErrorCode");
+            c.nmiPending = s.getBoolean("nmiPending");
+            c.nmiMasked = s.getBoolean("nmiMasked");
+            c.interruptShadow = s.getBoolean("interruptShadow");
+        }
         return c;
     }
 
@@ -237,9 +274,12 @@ public final class X86CpuState {
                 && gdtLimit == c.gdtLimit && idtBase == c.idtBase && idtLimit == c.idtLimit
                 && cr0 == c.cr0 && cr2 == c.cr2 && cr3 == c.cr3 && cr4 == c.cr4 && cr8 == c.cr8
                 && efer == c.efer && xcr0 == c.xcr0 && Arrays.equals(dr, c.dr) && msrs.equals(c.msrs)
-                && Arrays.equals(fxsave, c.fxsave) && Arrays.equals(lapic, c.lapic)
+                && Arrays.equals(fxsave, c.fxsave) && Arrays.equals(xsaveExtended, c.xsaveExtended)
+                && Arrays.equals(lapic, c.lapic)
                 && halted == c.halted && waitingForSipi == c.waitingForSipi
-                && pendingInterrupt == c.pendingInterrupt;
+                && pendingInterrupt == c.pendingInterrupt && pendingException == c.pendingException
+                && pendingErrorCode == c.pendingErrorCode && nmiPending == c.nmiPending
+                && nmiMasked == c.nmiMasked && interruptShadow == c.interruptShadow;
     }
 
     @Override

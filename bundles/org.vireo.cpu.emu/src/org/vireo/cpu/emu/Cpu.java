@@ -671,6 +671,7 @@ final class Cpu {
         msrs.load(s.msrs);
         fpu.load(s.fxsave);
         halted = s.halted;
+        interruptShadow = s.interruptShadow;
         if (s.cr8 != 0) {
             platform.setTpr((int) (s.cr8 & 0xf) << 4);
         }
@@ -705,6 +706,7 @@ final class Cpu {
         msrs.save(s.msrs);
         fpu.save(s.fxsave);
         s.halted = halted;
+        s.interruptShadow = interruptShadow;
         return s;
     }
 }

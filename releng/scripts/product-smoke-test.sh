@@ -48,5 +48,29 @@ if [ -n "$guest" ]; then
         echo "$out" | grep -q "$want" || fail "vireo run --backend emu did not print '$want': $out"
     done
     checks="$checks, run --backend emu"
+
+    # Data safety: what the guest wrote and synced to its virtio disk is in the image even
+    # when the runtime is killed (SIGKILL) the moment the guest's sync has returned.
+    if command -v debugfs >/dev/null; then
+        disk="$lib/disk.img"
+        truncate -s 64M "$disk"
+        log="$lib/kill-run.log"
+        "$vireo" run --backend emu --memory 256M --kernel "$guest/vmlinuz" --initrd "$guest/initramfs.cpio.gz" \
+            --device "virtio-blk,path=$disk" \
+            --append 'console=ttyS0 reboot=k quiet vireo.cmd="mke2fs /dev/vda >/dev/null; mount -t ext4 /dev/vda /mnt; seq 1 3000 > /mnt/n; sync; echo SYNC-RETURNED; sleep 600"' \
+            </dev/null >"$log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 600); do
+            grep -q "^SYNC-RETURNED" "$log" && break
+            kill -0 "$pid" 2>/dev/null || fail "vireo run exited before the guest synced: $(cat "$log")"
+            sleep 0.5
+        done
+        grep -q "^SYNC-RETURNED" "$log" || { kill -9 "$pid"; fail "the guest did not sync in 300 s: $(cat "$log")"; }
+        kill -9 "$pid"
+        wait "$pid" 2>/dev/null || true
+        got=$(debugfs -R "cat /n" "$disk" 2>/dev/null | sha256sum | cut -d' ' -f1)
+        [ "$got" = "$expected" ] || fail "after SIGKILL the image does not hold the synced file (sha256 $got)"
+        checks="$checks, synced data survives SIGKILL"
+    fi
 fi
 echo "product smoke test: passed ($checks)"

@@ -390,17 +390,18 @@ public final class VmManagerImpl implements VmManager {
             CpuBackend b = backends.get(type);
             if (b != null) {
                 CpuBackend.Availability a = b.availability();
-                if (a.usable()) {
+                if (a.usable() && a.autoSelectable()) {
                     if (!reasons.isEmpty()) {
                         LOG.info(config.name() + ": cpu auto: " + type + " (" + String.join("; ", reasons) + ")");
                     }
                     return b;
                 }
-                reasons.add(type + " unusable: " + a.reason());
+                reasons.add(type + (a.usable() ? " passed over: " : " unusable: ") + a.reason());
             }
         }
         for (CpuBackend b : backends.values()) {
-            if (b.availability().usable()) {
+            CpuBackend.Availability a = b.availability();
+            if (a.usable() && a.autoSelectable()) {
                 return b;
             }
         }
@@ -568,7 +569,8 @@ public final class VmManagerImpl implements VmManager {
         Map<String, String> result = new TreeMap<>();
         backends.values().forEach(b -> {
             CpuBackend.Availability a = b.availability();
-            result.put(b.type(), b.description() + (a.usable() ? " (usable" : " (not usable")
+            result.put(b.type(), b.description() + (!a.usable() ? " (not usable" : a.autoSelectable() ? " (usable"
+                    : " (usable when named, not chosen by auto")
                     + (a.reason() == null || a.reason().isEmpty() ? "" : ": " + a.reason()) + ")");
         });
         return result;

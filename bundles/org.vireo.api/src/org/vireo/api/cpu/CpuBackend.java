@@ -29,15 +29,24 @@ public interface CpuBackend {
      */
     CpuEngine create(Machine machine, int vcpuCount) throws VireoException;
 
-    /** The answer to "can this backend run here?". */
-    record Availability(boolean usable, String reason) {
+    /**
+     * The answer to "can this backend run here?". A backend can be usable when a VM names it
+     * and still be wrong for "auto": {@code autoSelectable} false says so, for example a KVM
+     * that runs only guests built for it.
+     */
+    record Availability(boolean usable, boolean autoSelectable, String reason) {
 
         public static Availability usable(String detail) {
-            return new Availability(true, detail);
+            return new Availability(true, true, detail);
+        }
+
+        /** Usable when a VM asks for it by name, passed over by "auto" (the reason says why). */
+        public static Availability usableWhenNamed(String reason) {
+            return new Availability(true, false, reason);
         }
 
         public static Availability unusable(String reason) {
-            return new Availability(false, reason);
+            return new Availability(false, false, reason);
         }
     }
 }

@@ -35,9 +35,14 @@ public final class KvmBackend implements CpuBackend {
     public Availability availability() {
         try {
             Kvm kvm = Kvm.get();
-            return Availability.usable("KVM API " + KvmAbi.API_VERSION + ", up to " + maxVcpus() + " vCPUs"
-                    + (kvm.pvm ? "; kvm-pvm (a software nested hypervisor: only guests built for PVM run, "
-                    + "stock kernels do not)" : ""));
+            String detail = "KVM API " + KvmAbi.API_VERSION + ", up to " + maxVcpus() + " vCPUs";
+            if (kvm.pvm) {
+                // PVM runs a guest kernel deprivileged; a stock kernel hangs early in its boot
+                // there, so "auto" must not pick it (KVM-ON-DEVICE.md).
+                return Availability.usableWhenNamed(detail + "; the host's KVM is kvm-pvm, a software nested"
+                        + " hypervisor that runs only guests built for it, not stock kernels");
+            }
+            return Availability.usable(detail);
         } catch (VireoException | RuntimeException | LinkageError e) {
             return Availability.unusable(e.getMessage());
         }

@@ -4,9 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -53,7 +50,7 @@ public final class VirtioBlk implements VirtioDevice {
     private final BlockImage image;
     private final Cache cache;
     private final byte[] serial;
-    private final ExecutorService io;
+    private final DeviceThread io;
     private final ByteBuffer bounce = ByteBuffer.allocateDirect(BOUNCE);
     private final ByteBuffer header = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
     private volatile VirtioTransport transport;
@@ -67,11 +64,7 @@ public final class VirtioBlk implements VirtioDevice {
         this.cache = cache;
         byte[] s = serial.getBytes(StandardCharsets.US_ASCII);
         this.serial = java.util.Arrays.copyOf(s, Math.min(s.length, ID_BYTES));
-        this.io = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "vireo-" + id + "-io");
-            t.setDaemon(true);
-            return t;
-        });
+        this.io = new DeviceThread(id + "-io");
     }
 
     @Override
@@ -276,29 +269,20 @@ public final class VirtioBlk implements VirtioDevice {
     @Override
     public void reset() {
         transport = null;
-        try {
-            io.submit(() -> { }).get(30, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            LOG.warning(id + ": I/O still running at reset: " + e);
-        }
+        io.drain(30);
     }
 
     @Override
     public void close() {
         transport = null;
-        io.shutdown();
+        io.close(30);
         try {
-            if (!io.awaitTermination(30, TimeUnit.SECONDS)) {
-                LOG.warning(id + ": I/O did not finish in 30 s; closing the image anyway");
-            }
             if (!image.readOnly() && cache != Cache.UNSAFE) {
                 image.flush();
             }
             image.close();
         } catch (IOException e) {
             LOG.log(Level.WARNING, id + ": closing the image: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

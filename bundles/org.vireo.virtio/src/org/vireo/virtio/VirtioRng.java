@@ -2,9 +2,6 @@ package org.vireo.virtio;
 
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * virtio-rng, the entropy device (virtio 1.2 §5.4): one queue of device-writable buffers
@@ -22,17 +19,13 @@ public final class VirtioRng implements VirtioDevice {
 
     private final String id;
     private final SecureRandom random = new SecureRandom();
-    private final ExecutorService worker;
+    private final DeviceThread worker;
     private final ByteBuffer chunk = ByteBuffer.allocate(4096);
     private volatile VirtioTransport transport;
 
     public VirtioRng(String id) {
         this.id = id;
-        this.worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "vireo-" + id);
-            t.setDaemon(true);
-            return t;
-        });
+        this.worker = new DeviceThread(id);
     }
 
     @Override
@@ -111,18 +104,13 @@ public final class VirtioRng implements VirtioDevice {
     @Override
     public void reset() {
         transport = null;
-        // Let a request in progress finish before the queue is taken apart.
-        try {
-            worker.submit(() -> { }).get(5, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            // the worker is stuck or gone: nothing more to wait for
-        }
+        worker.drain(5); // a request in progress finishes before the queue is taken apart
     }
 
     @Override
     public void close() {
         transport = null;
-        worker.shutdownNow();
+        worker.close();
     }
 
     @Override

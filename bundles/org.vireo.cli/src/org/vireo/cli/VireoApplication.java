@@ -1,6 +1,13 @@
 package org.vireo.cli;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Formatter;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 import org.eclipse.equinox.app.IApplication;
 import org.eclipse.equinox.app.IApplicationContext;
@@ -25,6 +32,7 @@ public final class VireoApplication implements IApplication {
         String[] args = (String[]) context.getArguments().getOrDefault(IApplicationContext.APPLICATION_ARGS,
                 new String[0]);
         context.applicationRunning();
+        useTerminalLogFormat();
         Bundle bundle = FrameworkUtil.getBundle(VireoApplication.class);
         BundleContext bundleContext = bundle.getBundleContext();
         ServiceTracker<VmManager, VmManager> tracker = new ServiceTracker<>(bundleContext, VmManager.class, null);
@@ -46,6 +54,28 @@ public final class VireoApplication implements IApplication {
             });
         } finally {
             tracker.close();
+        }
+    }
+
+    /**
+     * Log records reach the terminal as one line each, "vireo: WARNING: ...", instead of
+     * java.util.logging's two-line default with a timestamp and the source method.
+     */
+    private static void useTerminalLogFormat() {
+        Formatter oneLine = new Formatter() {
+            @Override
+            public String format(LogRecord r) {
+                String text = "vireo: " + r.getLevel().getName() + ": " + formatMessage(r) + System.lineSeparator();
+                if (r.getThrown() != null && r.getLevel().intValue() >= Level.SEVERE.intValue()) {
+                    StringWriter trace = new StringWriter();
+                    r.getThrown().printStackTrace(new PrintWriter(trace));
+                    text += trace;
+                }
+                return text;
+            }
+        };
+        for (Handler h : Logger.getLogger("").getHandlers()) {
+            h.setFormatter(oneLine);
         }
     }
 

@@ -26,6 +26,7 @@ import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.memory.RamRange;
 import org.vireo.api.pci.PciBus;
 import org.vireo.api.pci.PciConfigHeader;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 import org.vireo.x86.pci.PciHostBridge;
@@ -82,32 +83,9 @@ class VirtioPciFunctionTest {
             }
         };
         PciHostBridge bridge = new PciHostBridge(pio, chip);
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return "test";
-            }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-                throw new AssertionError("the device stopped the machine: " + detail);
-            }
-        };
+        Machine machine = new BasicMachine("test", memory, pio, mmio, (reason, detail) -> {
+            throw new AssertionError("the device stopped the machine: " + detail);
+        });
         DeviceContext context = new DeviceContext() {
             @Override
             public Machine machine() {

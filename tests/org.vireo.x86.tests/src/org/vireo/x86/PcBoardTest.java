@@ -27,6 +27,7 @@ import org.vireo.api.irq.IrqChip;
 import org.vireo.api.irq.MsiMessage;
 import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.pci.PciBus;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 import org.vireo.x86.dev.RecordingIrqLine;
@@ -46,32 +47,9 @@ class PcBoardTest {
 
     private BoardInstance build(long ramBytes) throws Exception {
         memory = new MappedGuestMemory(board.ramRanges(ramBytes));
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return "test";
-            }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-                stops.add(reason + ": " + detail);
-            }
-        };
+        Machine machine = new BasicMachine("test", memory, pio, mmio, (reason, detail) -> {
+            stops.add(reason + ": " + detail);
+        });
         IrqChip chip = new IrqChip() {
             @Override
             public int gsiCount() {

@@ -29,6 +29,7 @@ import org.vireo.api.pci.PciBus;
 import org.vireo.api.vm.DeviceConfig;
 import org.vireo.api.vm.VmConfig;
 import org.vireo.api.vm.VmState;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 
@@ -170,32 +171,7 @@ public final class VirtualMachine {
         memory = new MappedGuestMemory(board.ramRanges(config.memoryBytes()));
         AddressSpace pio = new AddressSpace(IoBus.Kind.PIO, name());
         AddressSpace mmio = new AddressSpace(IoBus.Kind.MMIO, name());
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return config.name();
-            }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-                VirtualMachine.this.requestStop(reason, detail);
-            }
-        };
+        Machine machine = new BasicMachine(config.name(), memory, pio, mmio, this::requestStop);
         engine = backend.create(machine, config.vcpus());
         Context context = new Context(machine, engine.irqChip());
         boardInstance = board.build(machine, context);

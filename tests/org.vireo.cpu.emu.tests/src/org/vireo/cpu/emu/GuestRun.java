@@ -18,6 +18,7 @@ import org.vireo.api.device.DeviceContext;
 import org.vireo.api.irq.IrqChip;
 import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.pci.PciBus;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 import org.vireo.x86.PcBoard;
@@ -44,36 +45,13 @@ final class GuestRun implements AutoCloseable {
         Path guest = guestDirectory();
         PcBoard pc = new PcBoard();
         memory = new MappedGuestMemory(pc.ramRanges(memoryBytes));
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return "guest";
+        Machine machine = new BasicMachine("guest", memory, pio, mmio, (reason, detail) -> {
+            synchronized (stops) {
+                stops.add(reason + ": " + detail);
             }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-                synchronized (stops) {
-                    stops.add(reason + ": " + detail);
-                }
-                stopRequested = true;
-                vcpuKick();
-            }
-        };
+            stopRequested = true;
+            vcpuKick();
+        });
         engine = new EmuEngine(machine, 1, deterministic);
         vcpu = (EmuVcpu) engine.vcpus().get(0);
         DeviceContext context = new DeviceContext() {

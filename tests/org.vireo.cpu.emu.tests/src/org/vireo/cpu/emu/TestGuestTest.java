@@ -32,6 +32,7 @@ import org.vireo.api.vm.DeviceConfig;
 import org.vireo.api.vm.VmConfig;
 import org.vireo.api.vm.VmConsole;
 import org.vireo.api.vm.VmState;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.VmManagerImpl;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
@@ -153,36 +154,13 @@ class TestGuestTest {
         Run(Path kernel) throws Exception {
             PcBoard pc = new PcBoard();
             memory = new MappedGuestMemory(pc.ramRanges(MEMORY));
-            Machine machine = new Machine() {
-                @Override
-                public String name() {
-                    return "testguest";
+            Machine machine = new BasicMachine("testguest", memory, pio, mmio, (reason, detail) -> {
+                synchronized (stops) {
+                    stops.add(reason + ": " + detail);
                 }
-
-                @Override
-                public GuestMemory memory() {
-                    return memory;
-                }
-
-                @Override
-                public IoBus portIo() {
-                    return pio;
-                }
-
-                @Override
-                public IoBus mmio() {
-                    return mmio;
-                }
-
-                @Override
-                public void requestStop(StopReason reason, String detail) {
-                    synchronized (stops) {
-                        stops.add(reason + ": " + detail);
-                    }
-                    stopRequested = true;
-                    kick();
-                }
-            };
+                stopRequested = true;
+                kick();
+            });
             engine = new EmuEngine(machine, 1, true);
             vcpu = (EmuVcpu) engine.vcpus().get(0);
             DeviceContext context = new DeviceContext() {

@@ -25,6 +25,7 @@ import org.vireo.api.pci.PciBus;
 import org.vireo.api.vm.ConfigException;
 import org.vireo.api.vm.ConfigProblem;
 import org.vireo.api.vm.DeviceConfig;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 import org.vireo.x86.boot.PcMemoryMap;
@@ -140,31 +141,7 @@ class TestDeviceFactoryTest {
 
     private DeviceContext context(int gsis) {
         memory = new MappedGuestMemory(PcMemoryMap.ramRanges(16L << 20));
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return "vm";
-            }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-            }
-        };
+        Machine machine = new BasicMachine("vm", memory, pio, mmio, (reason, detail) -> { });
         IrqChip chip = new IrqChip() {
             @Override
             public int gsiCount() {

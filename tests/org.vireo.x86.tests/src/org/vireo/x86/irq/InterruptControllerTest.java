@@ -16,6 +16,7 @@ import org.vireo.api.irq.MsiMessage;
 import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.state.StateReader;
 import org.vireo.api.state.StateWriter;
+import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
 import org.vireo.core.memory.MappedGuestMemory;
 import org.vireo.x86.boot.PcMemoryMap;
@@ -35,31 +36,7 @@ class InterruptControllerTest {
     private final AtomicInteger wakeups = new AtomicInteger();
 
     InterruptControllerTest() throws Exception {
-        Machine machine = new Machine() {
-            @Override
-            public String name() {
-                return "test";
-            }
-
-            @Override
-            public GuestMemory memory() {
-                return memory;
-            }
-
-            @Override
-            public IoBus portIo() {
-                return pio;
-            }
-
-            @Override
-            public IoBus mmio() {
-                return mmio;
-            }
-
-            @Override
-            public void requestStop(StopReason reason, String detail) {
-            }
-        };
+        Machine machine = new BasicMachine("test", memory, pio, mmio, (reason, detail) -> { });
         irqs = new PcInterruptController(machine, clock, 1);
         apic = irqs.lapic(0);
         apic.setInterruptListener(wakeups::incrementAndGet);

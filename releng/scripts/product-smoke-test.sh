@@ -49,23 +49,39 @@ if [ -n "$guest" ]; then
     done
     checks="$checks, run --backend emu"
 
-    # Data safety: what the guest wrote and synced to its virtio disk is in the image even
-    # when the runtime is killed (SIGKILL) the moment the guest's sync has returned.
+    # A library VM started by one vireo process and reached from others through its control
+    # socket: the balloon takes 32 MiB from the guest (the guest waits to see its driver
+    # inflate) and reports the guest's memory statistics. Then data safety: what the guest
+    # wrote and synced to its virtio disk is in the image even when the runtime is killed
+    # (SIGKILL) the moment the guest's sync has returned.
     if command -v debugfs >/dev/null; then
         disk="$lib/disk.img"
         truncate -s 64M "$disk"
         log="$lib/kill-run.log"
-        "$vireo" run --backend emu --memory 256M --kernel "$guest/vmlinuz" --initrd "$guest/initramfs.cpio.gz" \
-            --device "virtio-blk,path=$disk" \
-            --append 'console=ttyS0 reboot=k quiet vireo.cmd="mke2fs /dev/vda >/dev/null; mount -t ext4 /dev/vda /mnt; seq 1 3000 > /mnt/n; sync; echo SYNC-RETURNED; sleep 600"' \
-            </dev/null >"$log" 2>&1 &
+        "$vireo" create safe --backend emu --memory 256M --kernel "$guest/vmlinuz" \
+            --initrd "$guest/initramfs.cpio.gz" --device "virtio-blk,path=$disk" --device virtio-balloon \
+            --append 'console=ttyS0 reboot=k quiet vireo.cmd="echo BALLOON-READY; while ! grep -q balloon_inflate.[1-9] /proc/vmstat; do sleep 0.2; done; echo INFLATED; mke2fs /dev/vda >/dev/null; mount -t ext4 /dev/vda /mnt; seq 1 3000 > /mnt/n; sync; echo SYNC-RETURNED; sleep 600"' \
+            >/dev/null || fail "vireo create safe exited $?"
+        "$vireo" start safe --no-console </dev/null >"$log" 2>&1 &
         pid=$!
-        for _ in $(seq 1 600); do
-            grep -q "^SYNC-RETURNED" "$log" && break
-            kill -0 "$pid" 2>/dev/null || fail "vireo run exited before the guest synced: $(cat "$log")"
-            sleep 0.5
-        done
-        grep -q "^SYNC-RETURNED" "$log" || { kill -9 "$pid"; fail "the guest did not sync in 300 s: $(cat "$log")"; }
+        await() { # LINE SECONDS
+            for _ in $(seq 1 $(($2 * 2))); do
+                grep -q "^$1" "$log" && return 0
+                kill -0 "$pid" 2>/dev/null || fail "vireo start exited before the guest printed $1: $(cat "$log")"
+                sleep 0.5
+            done
+            kill -9 "$pid"
+            fail "the guest did not print $1 in $2 s: $(cat "$log")"
+        }
+        await BALLOON-READY 300
+        out=$("$vireo" balloon safe 32M --wait 120 2>&1) || { kill -9 "$pid"; fail "vireo balloon safe 32M exited $?: $out"; }
+        echo "$out" | grep -q "the guest holds 32 MiB" || { kill -9 "$pid"; fail "vireo balloon safe 32M printed: $out"; }
+        await INFLATED 120
+        out=$("$vireo" balloon safe 2>&1) || { kill -9 "$pid"; fail "vireo balloon safe exited $?: $out"; }
+        echo "$out" | grep -q "actual: 32 MiB" && echo "$out" | grep -q "free-memory" \
+            || { kill -9 "$pid"; fail "vireo balloon safe printed: $out"; }
+        checks="$checks, balloon from another process"
+        await SYNC-RETURNED 300
         kill -9 "$pid"
         wait "$pid" 2>/dev/null || true
         got=$(debugfs -R "cat /n" "$disk" 2>/dev/null | sha256sum | cut -d' ' -f1)

@@ -13,8 +13,8 @@ import org.vireo.api.vm.VmManager;
 import org.vireo.api.vm.VmState;
 
 /**
- * Connects the terminal to a running VM's serial console until the VM stops: guest output to
- * stdout, keystrokes to the guest. On a terminal, the keyboard goes to raw mode so that
+ * Connects the terminal to one console channel of a running VM (its serial console unless
+ * told otherwise) until the VM stops: guest output to stdout, keystrokes to the guest. On a terminal, the keyboard goes to raw mode so that
  * Ctrl-C reaches the guest; Ctrl-A is the escape key, as in QEMU: Ctrl-A x powers the VM
  * off, Ctrl-A s asks it to shut down, Ctrl-A h lists these, Ctrl-A Ctrl-A sends Ctrl-A.
  */
@@ -24,17 +24,34 @@ final class ConsoleSession {
 
     private final VmManager manager;
     private final String name;
+    private final String channel;
     private final PrintWriter err;
 
     ConsoleSession(VmManager manager, String name, PrintWriter err) {
+        this(manager, name, VmConsole.SERIAL0, err);
+    }
+
+    /** @param channel the VM's console channel to attach: "serial0", or a virtio-console's "hvc0" */
+    ConsoleSession(VmManager manager, String name, String channel, PrintWriter err) {
         this.manager = manager;
         this.name = name;
+        this.channel = channel;
         this.err = err;
     }
 
     /** Runs until the VM stops; returns the command's exit code. */
     int run(boolean interactive) throws VireoException, InterruptedException {
-        VmConsole console = manager.console(name);
+        VmConsole console;
+        try {
+            console = manager.console(name, channel);
+        } catch (VireoException e) {
+            try {
+                manager.stop(name, true); // started for this terminal: do not leave it running unseen
+            } catch (VireoException stopFailed) {
+                e.addSuppressed(stopFailed);
+            }
+            throw e;
+        }
         OutputStream stdout = System.out;
         Terminal terminal = interactive ? Terminal.raw() : null;
         try (AutoCloseable subscription = console.subscribe(chunk -> write(stdout, chunk))) {

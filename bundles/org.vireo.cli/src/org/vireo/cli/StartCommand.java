@@ -1,5 +1,7 @@
 package org.vireo.cli;
 
+import org.vireo.api.vm.VmConsole;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -16,11 +18,16 @@ final class StartCommand extends VireoCommand.SubCommand {
     @Option(names = "--no-console", description = "do not attach the keyboard; only print the console output")
     boolean noConsole;
 
+    @Option(names = "--console", paramLabel = "CHANNEL", defaultValue = VmConsole.SERIAL0,
+            description = "the console channel to attach: serial0 (the serial port), or the channel of a "
+                    + "virtio-console device, e.g. hvc0 (default: ${DEFAULT-VALUE})")
+    String console;
+
     @Override
     public Integer call() throws Exception {
         var info = manager().start(name);
         err().println("vireo: " + name + " running on the " + info.backend() + " backend"
                 + (noConsole ? "" : "; Ctrl-A x to power off"));
-        return new ConsoleSession(manager(), name, err()).run(!noConsole);
+        return new ConsoleSession(manager(), name, console, err()).run(!noConsole);
     }
 }

@@ -32,6 +32,7 @@ import org.vireo.api.board.Board;
 import org.vireo.api.cpu.CpuBackend;
 import org.vireo.api.cpu.NoCpuBackendException;
 import org.vireo.api.device.DeviceFactory;
+import org.vireo.api.vm.BalloonControl;
 import org.vireo.api.vm.ConfigException;
 import org.vireo.api.vm.ConfigProblem;
 import org.vireo.api.vm.DeviceConfig;
@@ -44,6 +45,7 @@ import org.vireo.api.vm.VmManager;
 import org.vireo.api.vm.VmState;
 import org.vireo.core.config.VmConfigCodec;
 import org.vireo.core.runtime.ControlSocket;
+import org.vireo.core.runtime.RemoteBalloon;
 import org.vireo.core.runtime.VirtualMachine;
 
 /**
@@ -547,11 +549,41 @@ public final class VmManagerImpl implements VmManager {
 
     @Override
     public VmConsole console(String name) throws VireoException {
+        return console(name, VmConsole.SERIAL0);
+    }
+
+    @Override
+    public VmConsole console(String name, String channel) throws VireoException {
+        VirtualMachine vm = localOrFail(name);
+        return vm.console(channel).orElseThrow(() -> new VireoException("VM '" + name + "' has no console channel '"
+                + channel + "'; its channels: " + vm.consoleChannels()
+                + " (a virtio-console device adds one: type virtio-console, option channel, default hvc0)"));
+    }
+
+    @Override
+    public List<String> consoleChannels(String name) throws VireoException {
+        return localOrFail(name).consoleChannels();
+    }
+
+    @Override
+    public Optional<BalloonControl> balloon(String name) throws VireoException {
+        VirtualMachine vm = local(name);
+        if (vm != null) {
+            return vm.control(BalloonControl.class);
+        }
+        VmInfo info = require(name);
+        if (!info.state().isActive() || info.directory() == null) {
+            throw new VireoException("VM '" + name + "' is " + stateWord(info.state()) + ", not running");
+        }
+        return RemoteBalloon.connect(info.directory());
+    }
+
+    private VirtualMachine localOrFail(String name) throws VireoException {
         VirtualMachine vm = local(name);
         if (vm == null) {
             throw new VireoException("VM '" + name + "' is not running in this process");
         }
-        return vm.console();
+        return vm;
     }
 
     @Override

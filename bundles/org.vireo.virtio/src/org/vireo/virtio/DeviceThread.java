@@ -65,8 +65,9 @@ public final class DeviceThread implements AutoCloseable {
         }
     }
 
+    /** {@link #close(int)} with five seconds for queued work. */
     @Override
     public void close() {
-        close(0);
+        close(5);
     }
 }

@@ -44,6 +44,22 @@ class VireoCommandTest {
     }
 
     @Test
+    void runAndStartAttachAConsoleChannelOfChoice() {
+        for (String command : new String[] {"run", "start"}) {
+            assertEquals(0, vireo(command, "--help"));
+            assertTrue(out.contains("--console=CHANNEL") && out.contains("hvc0") && out.contains("default: serial0"),
+                    command + ":\n" + out);
+        }
+    }
+
+    @Test
+    void balloonSaysWhatItDoesAndRefusesAVmThatIsNotRunning() {
+        assertEquals(0, vireo("balloon", "--help"));
+        assertTrue(out.contains("virtio-balloon") && out.contains("SIZE") && out.contains("--wait"), out);
+        assertEquals(4, vireo("balloon", "no-such-vm", "64M"));
+    }
+
+    @Test
     void aWrongCommandLineExitsWithTwo() {
         assertEquals(2, vireo("frobnicate"));
         assertEquals(2, vireo("run", "--cpus", "many"));

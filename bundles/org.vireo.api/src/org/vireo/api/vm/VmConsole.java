@@ -3,10 +3,16 @@ package org.vireo.api.vm;
 import java.util.function.Consumer;
 
 /**
- * A running VM's serial console as a user sees it: output to watch (with the recent history,
- * so a late viewer sees what scrolled by) and input to type.
+ * One console channel of a running VM as a user sees it: output to watch (with the recent
+ * history, so a late viewer sees what scrolled by) and input to type. A VM has the channel
+ * {@value #SERIAL0}, its first serial port and main console, and one more per device that
+ * asks for one (a virtio-console's "hvc0"); {@link VmManager#console(String, String)} finds
+ * them by name.
  */
 public interface VmConsole {
+
+    /** The channel of the first serial port: the VM's main console. */
+    String SERIAL0 = "serial0";
 
     /** The most recent output, up to the console's scrollback size. */
     byte[] history();

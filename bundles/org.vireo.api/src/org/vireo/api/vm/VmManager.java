@@ -54,8 +54,38 @@ public interface VmManager {
      */
     void stop(String name, boolean force) throws VireoException;
 
-    /** The serial console of a VM running in this process. */
+    /** The main console (channel {@value VmConsole#SERIAL0}, the first serial port) of a VM running in this process. */
     VmConsole console(String name) throws VireoException;
+
+    /**
+     * Console channel {@code channel} of a VM running in this process: {@value VmConsole#SERIAL0}
+     * is the same as {@link #console(String)}; a virtio-console device adds its own ("hvc0").
+     *
+     * @throws VireoException if the VM does not run here or has no such channel (the message
+     *         names those it has)
+     */
+    default VmConsole console(String name, String channel) throws VireoException {
+        if (VmConsole.SERIAL0.equals(channel)) {
+            return console(name);
+        }
+        throw new VireoException("VM '" + name + "' has no console channel '" + channel + "'");
+    }
+
+    /** The console channels of a VM running in this process, {@value VmConsole#SERIAL0} first. */
+    default List<String> consoleChannels(String name) throws VireoException {
+        console(name);
+        return List.of(VmConsole.SERIAL0);
+    }
+
+    /**
+     * The memory balloon of a running VM, in this process or (through its control socket)
+     * another: present when the VM has a virtio-balloon device.
+     *
+     * @throws VireoException if the VM is not running or its process cannot be reached
+     */
+    default Optional<BalloonControl> balloon(String name) throws VireoException {
+        return Optional.empty();
+    }
 
     /** Blocks until the VM is no longer active or the timeout passes; returns its state then. */
     VmState awaitStop(String name, long timeoutMillis) throws VireoException, InterruptedException;

@@ -1,8 +1,9 @@
 package org.vireo.core.runtime;
 
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -14,10 +15,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 import org.vireo.api.VireoException;
+import org.vireo.api.vm.BalloonControl;
 import org.vireo.api.vm.VmManager;
 import org.vireo.api.vm.VmState;
 
@@ -32,13 +35,21 @@ import com.google.gson.JsonParser;
  * <pre>
  * status   -> {"state":"RUNNING","since":"...","backend":"emu","pid":123,"message":null}
  * stop | poweroff | pause | resume -> ok | error: message
+ * balloon  -> {"targetPages":0,"actualPages":0,"targetMiB":0,"actualMiB":0,"stats":{"free-memory":...}}
+ *             (a VM with a virtio-balloon device)
+ * balloon MIB | balloon pages N -> ok: the balloon's new target, what the guest should give up (0: none)
+ * balloon stats -> ok: asks the guest's driver for fresh memory statistics
  * </pre>
+ *
+ * For example {@code echo 'balloon 512' | socat - UNIX-CONNECT:~/.vireo/vms/web/control.sock}.
  */
 public final class ControlSocket implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ControlSocket.class.getName());
+    private static final int PAGES_PER_MIB = (1 << 20) / BalloonControl.PAGE_SIZE;
     static final String FILE = "control.sock";
-    private static final int MAX_LINE = 256;
+    /** Bytes of a request line and of an answer line, at most. */
+    private static final int MAX_REQUEST = 256, MAX_REPLY = 64 << 10;
 
     private final Path path;
     private final ServerSocketChannel server;
@@ -67,7 +78,7 @@ public final class ControlSocket implements AutoCloseable {
     private void serve(VirtualMachine vm, VmManager manager) {
         while (server.isOpen()) {
             try (SocketChannel client = server.accept()) {
-                String request = readLine(client);
+                String request = readLine(client, MAX_REQUEST);
                 String reply;
                 try {
                     reply = handle(request, vm, manager);
@@ -86,6 +97,9 @@ public final class ControlSocket implements AutoCloseable {
     }
 
     private static String handle(String request, VirtualMachine vm, VmManager manager) throws VireoException {
+        if (request.equals("balloon") || request.startsWith("balloon ")) {
+            return balloon(request.substring(7).trim(), vm);
+        }
         switch (request) {
             case "status" -> {
                 JsonObject o = new JsonObject();
@@ -101,16 +115,61 @@ public final class ControlSocket implements AutoCloseable {
             case "pause" -> manager.pause(vm.name());
             case "resume" -> manager.resume(vm.name());
             default -> throw new VireoException("unknown command '" + request
-                    + "'; known: status, stop, poweroff, pause, resume");
+                    + "'; known: status, stop, poweroff, pause, resume, balloon [MIB | pages N | stats]");
         }
         return "ok";
     }
 
-    private static String readLine(SocketChannel channel) throws IOException {
-        BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel),
-                StandardCharsets.UTF_8), MAX_LINE);
-        String line = in.readLine();
-        return line == null ? "" : line.length() > MAX_LINE ? line.substring(0, MAX_LINE) : line.trim();
+    /**
+     * {@code balloon} answers the balloon's state as JSON; {@code balloon MIB} and
+     * {@code balloon pages N} set its target; {@code balloon stats} asks the guest for fresh
+     * statistics.
+     */
+    private static String balloon(String argument, VirtualMachine vm) throws VireoException {
+        BalloonControl balloon = vm.control(BalloonControl.class).orElseThrow(() -> new VireoException(
+                vm.name() + " has no balloon (a virtio-balloon device)"));
+        if (argument.equals("stats")) {
+            balloon.requestStats();
+            return "ok";
+        }
+        if (!argument.isEmpty()) {
+            boolean pages = argument.startsWith("pages ");
+            String number = pages ? argument.substring(6).trim() : argument;
+            try {
+                int n = Integer.parseInt(number);
+                balloon.setTargetPages(pages ? n : Math.multiplyExact(n, PAGES_PER_MIB));
+            } catch (IllegalArgumentException | ArithmeticException e) {
+                throw new VireoException("balloon " + argument + ": expected " + (pages ? "pages" : "MiB")
+                        + " from 0 to the guest's RAM" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"));
+            }
+            return "ok";
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("targetPages", balloon.targetPages());
+        o.addProperty("actualPages", balloon.actualPages());
+        o.addProperty("targetMiB", balloon.targetPages() / PAGES_PER_MIB);
+        o.addProperty("actualMiB", balloon.actualPages() / PAGES_PER_MIB);
+        JsonObject stats = new JsonObject();
+        balloon.latestStats().ifPresent(s -> {
+            o.addProperty("statsReceived", s.received().toString());
+            new TreeMap<>(s.values()).forEach(stats::addProperty);
+        });
+        o.add("stats", stats);
+        return o.toString();
+    }
+
+    /**
+     * One line of at most {@code max} bytes (what follows is not read: a peer cannot make this
+     * side buffer without bound), without its line end.
+     */
+    private static String readLine(SocketChannel channel, int max) throws IOException {
+        InputStream in = new BufferedInputStream(Channels.newInputStream(channel));
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        int b;
+        while (line.size() < max && (b = in.read()) >= 0 && b != '\n') {
+            line.write(b);
+        }
+        return line.toString(StandardCharsets.UTF_8).trim();
     }
 
     @Override
@@ -145,16 +204,25 @@ public final class ControlSocket implements AutoCloseable {
 
     /** Sends a lifecycle command; fails with the serving process's error message. */
     public static void command(Path directory, String command) throws VireoException {
+        String reply = ask(directory, command);
+        if (!reply.equals("ok")) {
+            throw new VireoException(reply);
+        }
+    }
+
+    /** Sends a request and returns the answer; fails with the serving process's error message. */
+    public static String ask(Path directory, String request) throws VireoException {
         String reply;
         try {
-            reply = exchange(directory.resolve(FILE), command);
+            reply = exchange(directory.resolve(FILE), request);
         } catch (IOException e) {
             throw new VireoException("cannot reach the process running the VM in " + directory + ": "
                     + e.getMessage(), e);
         }
-        if (!reply.equals("ok")) {
-            throw new VireoException(reply.startsWith("error: ") ? reply.substring(7) : reply);
+        if (reply.startsWith("error: ")) {
+            throw new VireoException(reply.substring(7));
         }
+        return reply;
     }
 
     private static String exchange(Path path, String request) throws IOException {
@@ -162,7 +230,7 @@ public final class ControlSocket implements AutoCloseable {
             OutputStream out = Channels.newOutputStream(channel);
             out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
             out.flush();
-            String line = readLine(channel);
+            String line = readLine(channel, MAX_REPLY);
             if (line.isEmpty()) {
                 throw new IOException("no answer on " + path);
             }

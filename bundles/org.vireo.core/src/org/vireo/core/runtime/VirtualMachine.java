@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -28,6 +30,7 @@ import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.pci.PciBus;
 import org.vireo.api.vm.DeviceConfig;
 import org.vireo.api.vm.VmConfig;
+import org.vireo.api.vm.VmConsole;
 import org.vireo.api.vm.VmState;
 import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
@@ -54,7 +57,10 @@ public final class VirtualMachine {
     private final Board board;
     private final Map<String, DeviceFactory> factories;
     private final StateListener listener;
-    private final ConsoleHub console = new ConsoleHub();
+    /** Console channels by name; "serial0", the main console, exists from the start. */
+    private final Map<String, ConsoleHub> consoles = new ConcurrentHashMap<>(Map.of(VmConsole.SERIAL0, new ConsoleHub()));
+    /** Device controls published through {@link DeviceContext#publish}, by type. */
+    private final Map<Class<?>, Object> controls = new ConcurrentHashMap<>();
 
     private final Object lock = new Object();
     private VmState state = VmState.STOPPED;
@@ -106,8 +112,27 @@ public final class VirtualMachine {
         return backend;
     }
 
+    /** The main console, channel "serial0". */
     public ConsoleHub console() {
-        return console;
+        return consoles.get(VmConsole.SERIAL0);
+    }
+
+    /** Console channel {@code channel}, if a device asked for it. */
+    public Optional<ConsoleHub> console(String channel) {
+        return Optional.ofNullable(consoles.get(channel));
+    }
+
+    /** The console channels' names, "serial0" first, then in alphabetical order. */
+    public List<String> consoleChannels() {
+        List<String> names = new ArrayList<>(new java.util.TreeSet<>(consoles.keySet()));
+        names.remove(VmConsole.SERIAL0);
+        names.add(0, VmConsole.SERIAL0);
+        return names;
+    }
+
+    /** The control a device published as {@code type}, while the VM holds its devices. */
+    public <T> Optional<T> control(Class<T> type) {
+        return Optional.ofNullable(controls.get(type)).map(type::cast);
     }
 
     public VmState state() {
@@ -289,6 +314,7 @@ public final class VirtualMachine {
             }
         }
         devices.clear();
+        controls.clear();
         if (engine != null) {
             engine.close();
             engine = null;
@@ -357,9 +383,9 @@ public final class VirtualMachine {
         }
     }
 
-    /** Subscribes to the serial console. */
+    /** Subscribes to the main console (serial0). */
     public AutoCloseable onConsoleOutput(Consumer<byte[]> sink) {
-        return console.subscribe(sink);
+        return console().subscribe(sink);
     }
 
     /** What devices get from the runtime. */
@@ -398,8 +424,14 @@ public final class VirtualMachine {
 
         @Override
         public ConsoleChannel console(String channel) {
-            // One console per VM for now: the first serial port.
-            return console;
+            return consoles.computeIfAbsent(channel, c -> new ConsoleHub());
+        }
+
+        @Override
+        public <T> void publish(Class<T> type, T control) {
+            if (controls.putIfAbsent(type, type.cast(control)) != null) {
+                LOG.warning(name() + ": a second " + type.getSimpleName() + " is ignored; the first one is used");
+            }
         }
     }
 }

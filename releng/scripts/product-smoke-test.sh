@@ -60,7 +60,7 @@ if [ -n "$guest" ]; then
         log="$lib/kill-run.log"
         "$vireo" create safe --backend emu --memory 256M --kernel "$guest/vmlinuz" \
             --initrd "$guest/initramfs.cpio.gz" --device "virtio-blk,path=$disk" --device virtio-balloon \
-            --append 'console=ttyS0 reboot=k quiet vireo.cmd="echo BALLOON-READY; while ! grep -q balloon_inflate.[1-9] /proc/vmstat; do sleep 0.2; done; echo INFLATED; mke2fs /dev/vda >/dev/null; mount -t ext4 /dev/vda /mnt; seq 1 3000 > /mnt/n; sync; echo SYNC-RETURNED; sleep 600"' \
+            --append 'console=ttyS0 reboot=k quiet vireo.cmd="echo BALLOON-READY; while ! grep -q balloon_inflate.[1-9] /proc/vmstat; do sleep 0.2; done; echo INFLATED; mke2fs /dev/vda >/dev/null; mount -t ext4 /dev/vda /mnt; seq 1 3000 > /mnt/n; sync; echo SYNC-RETURNED; while true; do echo TICK; sleep 1; done"' \
             >/dev/null || fail "vireo create safe exited $?"
         "$vireo" start safe --no-console </dev/null >"$log" 2>&1 &
         pid=$!
@@ -82,11 +82,24 @@ if [ -n "$guest" ]; then
             || { kill -9 "$pid"; fail "vireo balloon safe printed: $out"; }
         checks="$checks, balloon from another process"
         await SYNC-RETURNED 300
+        out=$("$vireo" save safe "$lib/safe.snap" 2>&1) || { kill -9 "$pid"; fail "vireo save exited $?: $out"; }
         kill -9 "$pid"
         wait "$pid" 2>/dev/null || true
         got=$(debugfs -R "cat /n" "$disk" 2>/dev/null | sha256sum | cut -d' ' -f1)
         [ "$got" = "$expected" ] || fail "after SIGKILL the image does not hold the synced file (sha256 $got)"
         checks="$checks, synced data survives SIGKILL"
+
+        # The VM saved by another process, then continued by a new one from the file.
+        [ -f "$lib/safe.snap" ] || fail "vireo save wrote no $lib/safe.snap"
+        log2="$lib/restore.log"
+        "$vireo" restore "$lib/safe.snap" --no-console </dev/null >"$log2" 2>&1 &
+        pid=$!
+        log=$log2
+        await TICK 120
+        "$vireo" list | grep -q "^safe .*running" || { kill -9 "$pid"; fail "vireo list after restore: $("$vireo" list)"; }
+        "$vireo" stop safe --force >/dev/null || { kill -9 "$pid"; fail "vireo stop safe --force exited $?"; }
+        wait "$pid" 2>/dev/null || true
+        checks="$checks, save and restore in a new process"
     fi
 fi
 echo "product smoke test: passed ($checks)"

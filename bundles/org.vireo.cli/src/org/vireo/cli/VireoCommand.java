@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
         footer = {"", ExitCodes.HELP},
         subcommands = {RunCommand.class, DemoCommand.class, CreateCommand.class, ListCommand.class,
             ShowCommand.class, StartCommand.class, StopCommand.class, PauseCommand.class, ResumeCommand.class,
-            BalloonCommand.class, DeleteCommand.class, TypesCommand.class, CommandLine.HelpCommand.class})
+            SaveCommand.class, RestoreCommand.class, BalloonCommand.class, DeleteCommand.class, TypesCommand.class, CommandLine.HelpCommand.class})
 public final class VireoCommand implements Callable<Integer> {
 
     @CommandLine.Spec

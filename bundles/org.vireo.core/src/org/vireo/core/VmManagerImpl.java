@@ -36,6 +36,7 @@ import org.vireo.api.vm.BalloonControl;
 import org.vireo.api.vm.ConfigException;
 import org.vireo.api.vm.ConfigProblem;
 import org.vireo.api.vm.DeviceConfig;
+import org.vireo.api.vm.SavedState;
 import org.vireo.api.vm.NoSuchVmException;
 import org.vireo.api.vm.VmConfig;
 import org.vireo.api.vm.VmConsole;
@@ -47,6 +48,7 @@ import org.vireo.core.config.VmConfigCodec;
 import org.vireo.core.runtime.ControlSocket;
 import org.vireo.core.runtime.RemoteBalloon;
 import org.vireo.core.runtime.VirtualMachine;
+import org.vireo.core.snapshot.SnapshotFile;
 
 /**
  * The VM library and the VMs running in this process.
@@ -436,7 +438,59 @@ public final class VmManagerImpl implements VmManager {
         }
     }
 
+    @Override
+    public SavedState save(String name, Path file) throws VireoException {
+        Path target = file.toAbsolutePath();
+        synchronized (lockFor(name)) {
+            VirtualMachine vm = local(name);
+            if (vm == null) {
+                VmInfo info = require(name);
+                if (!info.state().isActive() || info.directory() == null) {
+                    throw new VireoException("VM '" + name + "' is " + stateWord(info.state()) + ", not running");
+                }
+                return ControlSocket.save(info.directory(), target);
+            }
+            try {
+                VirtualMachine.SaveResult r = vm.save(target);
+                LOG.info(name + ": saved to " + target + " (" + r.pages() + " pages, " + r.bytes() + " bytes, "
+                        + r.millis() + " ms)");
+                return new SavedState(r.file(), r.bytes(), r.pages(), r.millis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VireoException("interrupted while saving " + name, e);
+            }
+        }
+    }
+
+    @Override
+    public VmInfo restore(Path file, String name, boolean paused) throws VireoException {
+        SnapshotFile.Contents snapshot = SnapshotFile.read(file);
+        VmConfig saved = VmConfigCodec.parse(snapshot.configJson(), "the config in snapshot " + file);
+        String vmName = name != null ? name : saved.name();
+        VmConfig config = saved.withName(vmName);
+        synchronized (lockFor(vmName)) {
+            if (running.containsKey(vmName)) {
+                throw new VireoException("VM '" + vmName + "' is already running; stop it before restoring");
+            }
+            Optional<VmInfo> library = find(vmName);
+            if (library.isPresent()) {
+                VmInfo info = library.get();
+                if (info.state().isActive()) {
+                    throw new VireoException("VM '" + vmName + "' is already " + stateWord(info.state())
+                            + "; stop it before restoring");
+                }
+                return run(config, info.directory(), info.directory(), snapshot, paused);
+            }
+            return run(config, null, Paths.get("").toAbsolutePath(), snapshot, paused);
+        }
+    }
+
     private VmInfo run(VmConfig config, Path directory, Path base) throws VireoException {
+        return run(config, directory, base, null, false);
+    }
+
+    private VmInfo run(VmConfig config, Path directory, Path base, SnapshotFile.Contents snapshot, boolean paused)
+            throws VireoException {
         requireValid(config, base);
         CpuBackend backend = chooseBackend(config);
         Board board = boards.get("pc");
@@ -451,7 +505,7 @@ public final class VmManagerImpl implements VmManager {
                 this::onStateChange);
         running.put(config.name(), vm);
         try {
-            vm.start();
+            vm.start(snapshot, paused);
         } catch (VireoException | RuntimeException e) {
             running.remove(config.name(), vm);
             throw e;

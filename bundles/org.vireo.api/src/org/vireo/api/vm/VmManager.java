@@ -87,6 +87,31 @@ public interface VmManager {
         return Optional.empty();
     }
 
+    /**
+     * Saves the whole state of a running or paused VM (in this process or, through its control
+     * socket, another) into one snapshot file, written atomically: its config, every vCPU,
+     * the interrupt controllers and clock, every device with its in-flight queue positions,
+     * and the guest memory without all-zero pages. A running VM is held for the time it takes
+     * and goes on; a paused one stays paused. Disk images are not copied: restoring later
+     * finds them as they are then.
+     *
+     * @throws VireoException if the VM does not run, its CPU backend cannot save, or the file
+     *         cannot be written (an existing file is then left as it was)
+     */
+    SavedState save(String name, Path file) throws VireoException;
+
+    /**
+     * Starts a VM from a snapshot file written by {@link #save}: the saved config under
+     * {@code name} (null: the saved name), every saved state put back, then the vCPUs go on
+     * where they stopped, or wait paused. A library VM of that name must be stopped and is
+     * started in this process; another name starts a VM outside the library, as
+     * {@link #launch} does. The whole file is checked (format version, checksum, bounds, the
+     * devices the config makes) before any VM is touched.
+     *
+     * @throws VireoException naming the file and what is wrong with it, or why the VM cannot start
+     */
+    VmInfo restore(Path file, String name, boolean paused) throws VireoException;
+
     /** Blocks until the VM is no longer active or the timeout passes; returns its state then. */
     VmState awaitStop(String name, long timeoutMillis) throws VireoException, InterruptedException;
 

@@ -21,6 +21,7 @@ import java.util.logging.Logger;
 
 import org.vireo.api.VireoException;
 import org.vireo.api.vm.BalloonControl;
+import org.vireo.api.vm.SavedState;
 import org.vireo.api.vm.VmManager;
 import org.vireo.api.vm.VmState;
 
@@ -39,6 +40,7 @@ import com.google.gson.JsonParser;
  *             (a VM with a virtio-balloon device)
  * balloon MIB | balloon pages N -> ok: the balloon's new target, what the guest should give up (0: none)
  * balloon stats -> ok: asks the guest's driver for fresh memory statistics
+ * save FILE -> {"file":"/abs/FILE","bytes":...,"memoryPages":...,"millis":...}: the VM saved (it goes on)
  * </pre>
  *
  * For example {@code echo 'balloon 512' | socat - UNIX-CONNECT:~/.vireo/vms/web/control.sock}.
@@ -49,7 +51,7 @@ public final class ControlSocket implements AutoCloseable {
     private static final int PAGES_PER_MIB = (1 << 20) / BalloonControl.PAGE_SIZE;
     static final String FILE = "control.sock";
     /** Bytes of a request line and of an answer line, at most. */
-    private static final int MAX_REQUEST = 256, MAX_REPLY = 64 << 10;
+    private static final int MAX_REQUEST = 8 << 10, MAX_REPLY = 64 << 10;
 
     private final Path path;
     private final ServerSocketChannel server;
@@ -100,6 +102,15 @@ public final class ControlSocket implements AutoCloseable {
         if (request.equals("balloon") || request.startsWith("balloon ")) {
             return balloon(request.substring(7).trim(), vm);
         }
+        if (request.startsWith("save ")) {
+            SavedState saved = manager.save(vm.name(), Path.of(request.substring(5).trim()));
+            JsonObject o = new JsonObject();
+            o.addProperty("file", saved.file().toString());
+            o.addProperty("bytes", saved.bytes());
+            o.addProperty("memoryPages", saved.memoryPages());
+            o.addProperty("millis", saved.millis());
+            return o.toString();
+        }
         switch (request) {
             case "status" -> {
                 JsonObject o = new JsonObject();
@@ -115,7 +126,7 @@ public final class ControlSocket implements AutoCloseable {
             case "pause" -> manager.pause(vm.name());
             case "resume" -> manager.resume(vm.name());
             default -> throw new VireoException("unknown command '" + request
-                    + "'; known: status, stop, poweroff, pause, resume, balloon [MIB | pages N | stats]");
+                    + "'; known: status, stop, poweroff, pause, resume, save FILE, balloon [MIB | pages N | stats]");
         }
         return "ok";
     }
@@ -207,6 +218,19 @@ public final class ControlSocket implements AutoCloseable {
         String reply = ask(directory, command);
         if (!reply.equals("ok")) {
             throw new VireoException(reply);
+        }
+    }
+
+    /** Has the process running the VM in {@code directory} save it into {@code file} (an absolute path). */
+    public static SavedState save(Path directory, Path file) throws VireoException {
+        String reply = ask(directory, "save " + file);
+        try {
+            JsonObject o = JsonParser.parseString(reply).getAsJsonObject();
+            return new SavedState(Path.of(o.get("file").getAsString()), o.get("bytes").getAsLong(),
+                    o.get("memoryPages").getAsLong(), o.get("millis").getAsLong());
+        } catch (RuntimeException e) {
+            throw new VireoException("the process running the VM in " + directory + " answered 'save' with '" + reply
+                    + "'");
         }
     }
 

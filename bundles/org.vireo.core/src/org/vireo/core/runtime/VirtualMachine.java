@@ -1,5 +1,7 @@
 package org.vireo.core.runtime;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -28,13 +30,18 @@ import org.vireo.api.device.DeviceFactory;
 import org.vireo.api.irq.IrqChip;
 import org.vireo.api.memory.GuestMemory;
 import org.vireo.api.pci.PciBus;
+import org.vireo.api.state.StateException;
+import org.vireo.api.state.StateReader;
+import org.vireo.api.state.StateWriter;
 import org.vireo.api.vm.DeviceConfig;
 import org.vireo.api.vm.VmConfig;
 import org.vireo.api.vm.VmConsole;
 import org.vireo.api.vm.VmState;
 import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
+import org.vireo.core.config.VmConfigCodec;
 import org.vireo.core.memory.MappedGuestMemory;
+import org.vireo.core.snapshot.SnapshotFile;
 
 /**
  * One VM running in this process: its memory, buses, vCPU threads and devices, and its
@@ -44,6 +51,9 @@ import org.vireo.core.memory.MappedGuestMemory;
 public final class VirtualMachine {
 
     private static final Logger LOG = Logger.getLogger(VirtualMachine.class.getName());
+    /** The machine state section of a snapshot. */
+    private static final String STATE_SECTION = "vm";
+    private static final int STATE_VERSION = 1;
 
     /** Called with (old state, new state, message) on every transition. */
     public interface StateListener {
@@ -176,23 +186,40 @@ public final class VirtualMachine {
 
     /** Builds the machine and starts its vCPUs. On failure everything is released and the VM is FAILED. */
     public void start() throws VireoException {
+        start(null, false);
+    }
+
+    /**
+     * Builds the machine and either boots it or, given a snapshot (already checked by
+     * {@link SnapshotFile#read}), restores the saved state into it; then starts its vCPUs,
+     * parked at once when {@code paused}. On failure everything is released and the VM is
+     * FAILED.
+     */
+    public void start(SnapshotFile.Contents snapshot, boolean paused) throws VireoException {
         transition(VmState.STARTING, null);
         try {
-            assemble();
+            assemble(snapshot == null);
+            if (snapshot != null) {
+                restore(snapshot);
+            }
         } catch (VireoException | RuntimeException e) {
             release();
             transition(VmState.FAILED, e.getMessage());
             throw e instanceof VireoException ve ? ve
                     : new VireoException(name() + ": could not start: " + e, e);
         }
-        transition(VmState.RUNNING, null);
         synchronized (lock) {
             vcpusRunning = threads.size();
+            pauseRequested = paused;
         }
+        if (paused) {
+            engine.paused();
+        }
+        transition(paused ? VmState.PAUSED : VmState.RUNNING, null);
         threads.forEach(Thread::start);
     }
 
-    private void assemble() throws VireoException {
+    private void assemble(boolean boot) throws VireoException {
         memory = new MappedGuestMemory(board.ramRanges(config.memoryBytes()));
         AddressSpace pio = new AddressSpace(IoBus.Kind.PIO, name());
         AddressSpace mmio = new AddressSpace(IoBus.Kind.MMIO, name());
@@ -210,13 +237,17 @@ public final class VirtualMachine {
             }
             devices.add(factory.create(context, dc));
         }
-        Path kernel = baseDirectory.resolve(config.boot().kernel());
-        Path initrd = config.boot().initrd() == null ? null : baseDirectory.resolve(config.boot().initrd());
-        List<X86CpuState> states = boardInstance.boot(kernel, initrd, config.boot().cmdline(), config.vcpus());
         List<Vcpu> vcpus = engine.vcpus();
+        if (boot) {
+            Path kernel = baseDirectory.resolve(config.boot().kernel());
+            Path initrd = config.boot().initrd() == null ? null : baseDirectory.resolve(config.boot().initrd());
+            List<X86CpuState> states = boardInstance.boot(kernel, initrd, config.boot().cmdline(), config.vcpus());
+            for (int i = 0; i < vcpus.size(); i++) {
+                vcpus.get(i).setState(states.get(i));
+            }
+        }
         for (int i = 0; i < vcpus.size(); i++) {
             Vcpu vcpu = vcpus.get(i);
-            vcpu.setState(states.get(i));
             Thread t = new Thread(() -> vcpuLoop(vcpu), "vireo-" + name() + "-vcpu" + i);
             t.setDaemon(true);
             threads.add(t);
@@ -327,6 +358,22 @@ public final class VirtualMachine {
 
     /** Stops every vCPU at its next exit and waits until all are parked. */
     public void pause() throws VireoException, InterruptedException {
+        park();
+        transition(VmState.PAUSED, null);
+    }
+
+    public void resume() throws VireoException {
+        synchronized (lock) {
+            if (state != VmState.PAUSED) {
+                throw new VireoException(name() + " is " + state.name().toLowerCase() + ", not paused");
+            }
+        }
+        unpark();
+        transition(VmState.RUNNING, null);
+    }
+
+    /** Takes every vCPU of a running VM out of the guest and stops guest time. */
+    private void park() throws VireoException, InterruptedException {
         synchronized (lock) {
             if (state != VmState.RUNNING) {
                 throw new VireoException(name() + " is " + state.name().toLowerCase() + ", not running");
@@ -338,19 +385,95 @@ public final class VirtualMachine {
             while (vcpusParked < vcpusRunning && !stopRequested) {
                 lock.wait();
             }
+            if (stopRequested) {
+                throw new VireoException(name() + " stopped while it was being paused");
+            }
         }
-        transition(VmState.PAUSED, null);
+        engine.paused();
     }
 
-    public void resume() throws VireoException {
+    private void unpark() {
+        CpuEngine e = engine;
+        if (e != null) {
+            e.resumed();
+        }
         synchronized (lock) {
-            if (state != VmState.PAUSED) {
-                throw new VireoException(name() + " is " + state.name().toLowerCase() + ", not paused");
-            }
             pauseRequested = false;
             lock.notifyAll();
         }
-        transition(VmState.RUNNING, null);
+    }
+
+    /** What {@link #save} wrote. */
+    public record SaveResult(Path file, long pages, long bytes, long millis) {
+    }
+
+    /**
+     * Saves the whole VM (config, vCPUs, interrupt controllers and clock, devices with their
+     * in-flight queue positions, memory without all-zero pages) into {@code file}, atomically.
+     * A running VM is paused for the time it takes and then goes on; a paused one stays paused.
+     */
+    public SaveResult save(Path file) throws VireoException, InterruptedException {
+        long start = System.nanoTime();
+        boolean wasRunning;
+        synchronized (lock) {
+            if (state != VmState.RUNNING && state != VmState.PAUSED) {
+                throw new VireoException(name() + " is " + state.name().toLowerCase() + "; only a running or paused"
+                        + " VM can be saved");
+            }
+            wasRunning = state == VmState.RUNNING;
+        }
+        if (wasRunning) {
+            park();
+        }
+        try {
+            StateWriter root = new StateWriter(STATE_SECTION, STATE_VERSION);
+            engine.saveState(root.section("engine", 1));
+            StateWriter cpus = root.section("vcpus", 1);
+            for (Vcpu vcpu : engine.vcpus()) {
+                vcpu.getState().saveState(cpus.section("vcpu" + vcpu.index(), 1));
+            }
+            StateWriter saved = root.section("devices", 1);
+            for (Device d : devices) {
+                d.saveState(saved.section(d.id(), 1));
+            }
+            long pages = SnapshotFile.write(file, VmConfigCodec.format(config), root.toBytes(), memory);
+            return new SaveResult(file, pages, Files.size(file), (System.nanoTime() - start) / 1_000_000);
+        } catch (IOException e) {
+            throw new VireoException(name() + ": cannot write the snapshot " + file + ": " + e.getMessage(), e);
+        } finally {
+            if (wasRunning) {
+                unpark();
+            }
+        }
+    }
+
+    /** Puts a snapshot's state into the machine just assembled; its vCPUs have not run. */
+    private void restore(SnapshotFile.Contents snapshot) throws VireoException {
+        StateReader root = StateReader.parse(snapshot.state()).expect(STATE_SECTION, 1, STATE_VERSION);
+        StateReader saved = root.section("devices");
+        List<String> ids = devices.stream().map(Device::id).toList();
+        if (!new java.util.HashSet<>(ids).equals(saved.keys())) {
+            throw new StateException(name() + ": the snapshot " + snapshot.file() + " holds devices "
+                    + new java.util.TreeSet<>(saved.keys()) + ", this VM has " + new java.util.TreeSet<>(ids)
+                    + " (its config no longer matches)");
+        }
+        StateReader cpus = root.section("vcpus");
+        if (cpus.keys().size() != engine.vcpus().size()) {
+            throw new StateException(name() + ": the snapshot " + snapshot.file() + " holds " + cpus.keys().size()
+                    + " vCPUs, this VM has " + engine.vcpus().size());
+        }
+        SnapshotFile.loadMemory(snapshot, memory);
+        engine.restoreState(root.section("engine"));
+        for (Vcpu vcpu : engine.vcpus()) {
+            vcpu.setState(X86CpuState.restoreState(cpus.section("vcpu" + vcpu.index())));
+        }
+        for (Device d : devices) {
+            try {
+                d.restoreState(saved.section(d.id()));
+            } catch (StateException e) {
+                throw new StateException(name() + ": device " + d.id() + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     /**

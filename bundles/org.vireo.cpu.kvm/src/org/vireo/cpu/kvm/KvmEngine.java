@@ -11,6 +11,9 @@ import org.vireo.api.cpu.CpuEngine;
 import org.vireo.api.cpu.Vcpu;
 import org.vireo.api.irq.IrqChip;
 import org.vireo.api.memory.RamRange;
+import org.vireo.api.state.StateException;
+import org.vireo.api.state.StateReader;
+import org.vireo.api.state.StateWriter;
 
 /**
  * One VM in the host's KVM: the VM descriptor, guest RAM handed to KVM as memory slots (the
@@ -135,6 +138,23 @@ final class KvmEngine implements CpuEngine {
     @Override
     public List<Vcpu> vcpus() {
         return List.copyOf(vcpus);
+    }
+
+    /**
+     * Not yet: the in-kernel PIC, IOAPIC, PIT and kvmclock (KVM_GET_IRQCHIP, KVM_GET_PIT2,
+     * KVM_GET_CLOCK) are not read out, so a VM under KVM cannot be saved; the runtime refuses
+     * before it writes anything.
+     */
+    @Override
+    public void saveState(StateWriter out) throws StateException {
+        throw new StateException("saving a VM's state is not implemented for the kvm backend yet (its in-kernel "
+                + "interrupt controllers and clock are not read out); run the VM with cpu \"emu\" to save it");
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws StateException {
+        throw new StateException("restoring a VM's state is not implemented for the kvm backend yet; restore it with"
+                + " cpu \"emu\"");
     }
 
     @Override

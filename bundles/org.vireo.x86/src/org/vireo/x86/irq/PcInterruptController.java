@@ -11,6 +11,9 @@ import org.vireo.api.device.Device;
 import org.vireo.api.irq.IrqChip;
 import org.vireo.api.irq.IrqLine;
 import org.vireo.api.irq.MsiMessage;
+import org.vireo.api.state.StateException;
+import org.vireo.api.state.StateReader;
+import org.vireo.api.state.StateWriter;
 import org.vireo.x86.boot.PcMemoryMap;
 
 /**
@@ -147,6 +150,32 @@ public final class PcInterruptController implements IrqChip {
     }
 
     /** Releases the ports and the MMIO window. */
+    /**
+     * Writes the PICs, the IOAPIC, the PIT and every local APIC (timers as guest time elapsed,
+     * so they continue against a clock set to the saved time). Only while no vCPU runs.
+     */
+    public void saveState(StateWriter out) {
+        pic.saveState(out);
+        ioApic.saveState(out);
+        pit.saveState(out);
+        for (LocalApic lapic : lapics) {
+            lapic.saveState(out);
+        }
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote, into controllers made for the same number of
+     * vCPUs; the clock must already hold the saved time.
+     */
+    public void restoreState(StateReader in) throws StateException {
+        pic.restoreState(in);
+        ioApic.restoreState(in);
+        pit.restoreState(in);
+        for (LocalApic lapic : lapics) {
+            lapic.restoreState(in);
+        }
+    }
+
     public void close() {
         for (IoBus.Registration r : registrations) {
             r.close();

@@ -444,11 +444,7 @@ public final class VmManagerImpl implements VmManager {
         synchronized (lockFor(name)) {
             VirtualMachine vm = local(name);
             if (vm == null) {
-                VmInfo info = require(name);
-                if (!info.state().isActive() || info.directory() == null) {
-                    throw new VireoException("VM '" + name + "' is " + stateWord(info.state()) + ", not running");
-                }
-                return ControlSocket.save(info.directory(), target);
+                return ControlSocket.save(remoteDirectory(name), target);
             }
             try {
                 VirtualMachine.SaveResult r = vm.save(target);
@@ -594,11 +590,16 @@ public final class VmManagerImpl implements VmManager {
 
     /** Sends a lifecycle command to the process that runs a library VM. */
     private void remote(String name, String command) throws VireoException {
+        ControlSocket.command(remoteDirectory(name), command);
+    }
+
+    /** The directory of a library VM that another process runs, where its control socket is. */
+    private Path remoteDirectory(String name) throws VireoException {
         VmInfo info = require(name);
         if (!info.state().isActive() || info.directory() == null) {
             throw new VireoException("VM '" + name + "' is " + stateWord(info.state()) + ", not running");
         }
-        ControlSocket.command(info.directory(), command);
+        return info.directory();
     }
 
     @Override
@@ -625,11 +626,7 @@ public final class VmManagerImpl implements VmManager {
         if (vm != null) {
             return vm.control(BalloonControl.class);
         }
-        VmInfo info = require(name);
-        if (!info.state().isActive() || info.directory() == null) {
-            throw new VireoException("VM '" + name + "' is " + stateWord(info.state()) + ", not running");
-        }
-        return RemoteBalloon.connect(info.directory());
+        return RemoteBalloon.connect(remoteDirectory(name));
     }
 
     private VirtualMachine localOrFail(String name) throws VireoException {

@@ -127,12 +127,9 @@ public final class VirtioBalloon implements VirtioDevice, BalloonControl {
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        ByteBuffer c = ByteBuffer.allocate(CONFIG_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
+    public void putConfig(ByteBuffer c) {
         c.putInt(NUM_PAGES, targetPages);
         c.putInt(ACTUAL, actualPages);
-        long value = c.getLong(offset);
-        return size == 8 ? value : value & ((1L << (8 * size)) - 1);
     }
 
     /** The driver writes actual; num_pages is the host's (§5.5.4), the rest unused here. */

@@ -107,8 +107,7 @@ public final class VirtioBlk implements VirtioDevice {
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        ByteBuffer c = ByteBuffer.allocate(CONFIG_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
+    public void putConfig(ByteBuffer c) {
         c.putLong(0, image.size() / SECTOR); // capacity
         c.putInt(12, SEG_MAX); // seg_max
         c.putInt(20, SECTOR); // blk_size
@@ -120,8 +119,6 @@ public final class VirtioBlk implements VirtioDevice {
         c.putInt(48, MAX_DISCARD_SECTORS); // max_write_zeroes_sectors
         c.putInt(52, MAX_DISCARD_SEGMENTS); // max_write_zeroes_seg
         c.put(56, (byte) 1); // write_zeroes_may_unmap
-        long value = c.getLong(offset);
-        return size == 8 ? value : value & ((1L << (8 * size)) - 1);
     }
 
     @Override

@@ -1,7 +1,6 @@
 package org.vireo.virtio;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 import org.vireo.api.device.ConsoleChannel;
 import org.vireo.api.state.StateException;
@@ -81,13 +80,10 @@ public final class VirtioConsole implements VirtioDevice {
     }
 
     @Override
-    public long readConfig(int offset, int size) {
-        ByteBuffer c = ByteBuffer.allocate(CONFIG_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
+    public void putConfig(ByteBuffer c) {
         c.putShort(0, (short) COLS);
         c.putShort(2, (short) ROWS);
         // max_nr_ports (only with MULTIPORT) and emerg_wr (write-only) read as 0
-        long value = c.getLong(offset);
-        return size == 8 ? value : value & ((1L << (8 * size)) - 1);
     }
 
     @Override

@@ -1,5 +1,8 @@
 package org.vireo.virtio;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 import org.vireo.api.state.StateException;
 import org.vireo.api.state.StateReader;
 import org.vireo.api.state.StateWriter;
@@ -38,9 +41,23 @@ public interface VirtioDevice {
     /** Bytes of the device-specific configuration space (§4.1.4.6); 0 if none. */
     int configSize();
 
-    /** Reads {@code size} bytes of the device configuration at {@code offset} (inside {@link #configSize}). */
+    /**
+     * Reads {@code size} bytes (1, 2, 4 or 8) of the device configuration at {@code offset}
+     * (inside {@link #configSize}). The default lays the fields out with {@link #putConfig}
+     * and reads them from there.
+     */
     default long readConfig(int offset, int size) {
-        return 0;
+        ByteBuffer config = ByteBuffer.allocate(configSize() + Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        putConfig(config);
+        long value = config.getLong(offset);
+        return size == Long.BYTES ? value : value & ((1L << (8 * size)) - 1);
+    }
+
+    /**
+     * Puts the current configuration fields at their offsets into {@code config}: zeroed,
+     * little-endian, {@link #configSize} bytes and a little more (fields not put read as 0).
+     */
+    default void putConfig(ByteBuffer config) {
     }
 
     /** The driver wrote device configuration bytes (most fields are read-only and ignore it). */

@@ -50,10 +50,13 @@ final class VirtioPciBench implements AutoCloseable {
     final MappedGuestMemory memory;
     final AddressSpace mmio = new AddressSpace(IoBus.Kind.MMIO, "bench");
     final List<MsiMessage> msis = new CopyOnWriteArrayList<>();
+    /** The INTx lines' levels as the function last set them, by GSI. */
+    final Map<Integer, Boolean> lines = new ConcurrentHashMap<>();
     final Map<String, TestChannel> consoles = new ConcurrentHashMap<>();
     final Map<Class<?>, Object> published = new ConcurrentHashMap<>();
     final VirtioPciFunction function;
-    private final int msixCap;
+    /** Where the MSI-X capability is in configuration space. */
+    final int msixCap;
 
     VirtioPciBench(long ramBytes, Maker maker) throws VireoException {
         memory = new MappedGuestMemory(List.of(new RamRange(0, ramBytes)));
@@ -74,6 +77,7 @@ final class VirtioPciBench implements AutoCloseable {
 
                     @Override
                     public void set(boolean level) {
+                        lines.put(gsi, level);
                     }
                 };
             }

@@ -6,30 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.vireo.api.Machine;
-import org.vireo.api.bus.IoBus;
-import org.vireo.api.device.ConsoleChannel;
-import org.vireo.api.device.DeviceContext;
-import org.vireo.api.irq.IrqChip;
-import org.vireo.api.irq.IrqLine;
 import org.vireo.api.irq.MsiMessage;
 import org.vireo.api.memory.GuestMemory;
-import org.vireo.api.memory.RamRange;
-import org.vireo.api.pci.PciBus;
 import org.vireo.api.pci.PciConfigHeader;
-import org.vireo.core.BasicMachine;
 import org.vireo.core.bus.AddressSpace;
-import org.vireo.core.memory.MappedGuestMemory;
-import org.vireo.x86.pci.PciHostBridge;
 
 /**
  * The modern virtio-pci transport driven the way Linux's virtio_pci_modern does it, through
@@ -39,100 +26,40 @@ import org.vireo.x86.pci.PciHostBridge;
  */
 class VirtioPciFunctionTest {
 
-    private static final long BAR4 = 0xe000_0000L, BAR1 = 0xe001_0000L;
+    private static final long BAR4 = VirtioPciBench.BAR4, BAR1 = VirtioPciBench.BAR1;
 
+    private VirtioPciBench bench;
     private GuestMemory memory;
-    private final AddressSpace pio = new AddressSpace(IoBus.Kind.PIO, "test");
-    private final AddressSpace mmio = new AddressSpace(IoBus.Kind.MMIO, "test");
-    private final List<MsiMessage> msis = new CopyOnWriteArrayList<>();
-    private final Map<Integer, Boolean> lines = new HashMap<>();
+    private AddressSpace mmio;
+    private List<MsiMessage> msis;
+    private Map<Integer, Boolean> lines;
     private VirtioPciFunction function;
     /** Offsets in BAR4 of the areas the capabilities name, by cfg_type. */
     private final Map<Integer, Integer> areas = new HashMap<>();
     private int msixCap;
 
     @BeforeEach
-    void setUp() {
-        memory = new MappedGuestMemory(List.of(new RamRange(0, 16 << 20)));
-        IrqChip chip = new IrqChip() {
-            @Override
-            public int gsiCount() {
-                return 24;
-            }
-
-            @Override
-            public IrqLine line(int gsi) {
-                return new IrqLine() {
-                    @Override
-                    public int gsi() {
-                        return gsi;
-                    }
-
-                    @Override
-                    public void set(boolean level) {
-                        synchronized (lines) {
-                            lines.put(gsi, level);
-                        }
-                    }
-                };
-            }
-
-            @Override
-            public void signalMsi(MsiMessage message) {
-                msis.add(message);
-            }
-        };
-        PciHostBridge bridge = new PciHostBridge(pio, chip);
-        Machine machine = new BasicMachine("test", memory, pio, mmio, (reason, detail) -> {
-            throw new AssertionError("the device stopped the machine: " + detail);
-        });
-        DeviceContext context = new DeviceContext() {
-            @Override
-            public Machine machine() {
-                return machine;
-            }
-
-            @Override
-            public IrqChip irqChip() {
-                return chip;
-            }
-
-            @Override
-            public PciBus pciBus() {
-                return bridge;
-            }
-
-            @Override
-            public Path resolve(String path) {
-                return Path.of(path);
-            }
-
-            @Override
-            public ConsoleChannel console(String name) {
-                throw new UnsupportedOperationException();
-            }
-        };
-        function = new VirtioPciFunction("rng0", new VirtioRng("rng0"), context, -1);
-        function.assignBar(4, BAR4);
-        function.assignBar(1, BAR1);
-        function.configWrite(PciConfigHeader.COMMAND, 2, PciConfigHeader.COMMAND_MEMORY_SPACE
-                | PciConfigHeader.COMMAND_BUS_MASTER);
+    void setUp() throws Exception {
+        bench = new VirtioPciBench(16 << 20, context -> new VirtioPciFunction("rng0", new VirtioRng("rng0"), context,
+                -1));
+        memory = bench.memory;
+        mmio = bench.mmio;
+        msis = bench.msis;
+        lines = bench.lines;
+        function = bench.function;
+        msixCap = bench.msixCap;
         for (int at = function.configRead(PciConfigHeader.CAPABILITIES_POINTER, 1); at != 0;
                 at = function.configRead(at + 1, 1)) {
-            int id = function.configRead(at, 1);
-            if (id == 0x09) {
+            if (function.configRead(at, 1) == 0x09) {
                 assertEquals(4, function.configRead(at + 4, 1), "every virtio area is in BAR4");
                 areas.put(function.configRead(at + 3, 1), function.configRead(at + 8, 4));
-            } else if (id == 0x11) {
-                msixCap = at;
             }
         }
     }
 
     @AfterEach
     void tearDown() {
-        function.close();
-        memory.close();
+        bench.close();
     }
 
     @Test
@@ -261,10 +188,8 @@ class VirtioPciFunctionTest {
     private boolean awaitLine(int gsi, boolean level) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 10_000;
         while (System.currentTimeMillis() < deadline) {
-            synchronized (lines) {
-                if (Boolean.valueOf(level).equals(lines.get(gsi))) {
-                    return true;
-                }
+            if (Boolean.valueOf(level).equals(lines.get(gsi))) {
+                return true;
             }
             Thread.sleep(1);
         }

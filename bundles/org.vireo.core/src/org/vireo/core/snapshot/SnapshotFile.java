@@ -136,12 +136,12 @@ public final class SnapshotFile {
                     page += PAGE;
                     continue;
                 }
-                long runStart = page;
+                long runStart = page; // known not to be zero
                 int count = 0;
-                while (page < end && count < CHUNK_PAGES && !isZero(memory, page)) {
+                do {
                     page += PAGE;
                     count++;
-                }
+                } while (page < end && count < CHUNK_PAGES && !isZero(memory, page));
                 memory.read(runStart, chunk, 0, count * PAGE);
                 out.writeLong(runStart);
                 out.writeInt(count);

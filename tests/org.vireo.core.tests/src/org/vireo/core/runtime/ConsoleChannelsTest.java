@@ -32,9 +32,6 @@ import org.vireo.api.cpu.X86CpuState;
 import org.vireo.api.device.ConsoleChannel;
 import org.vireo.api.device.Device;
 import org.vireo.api.device.DeviceContext;
-import org.vireo.api.irq.IrqChip;
-import org.vireo.api.irq.IrqLine;
-import org.vireo.api.irq.MsiMessage;
 import org.vireo.api.memory.RamRange;
 import org.vireo.api.pci.PciBus;
 import org.vireo.api.vm.BalloonControl;
@@ -286,35 +283,7 @@ class ConsoleChannelsTest {
                     notifyAll();
                 }
             };
-            return new CpuEngine() {
-                @Override
-                public IrqChip irqChip() {
-                    return new IrqChip() {
-                        @Override
-                        public int gsiCount() {
-                            return 24;
-                        }
-
-                        @Override
-                        public IrqLine line(int gsi) {
-                            throw new IllegalArgumentException("no lines here");
-                        }
-
-                        @Override
-                        public void signalMsi(MsiMessage message) {
-                        }
-                    };
-                }
-
-                @Override
-                public List<Vcpu> vcpus() {
-                    return List.of(vcpu);
-                }
-
-                @Override
-                public void close() {
-                }
-            };
+            return new StandInEngine(List.of(vcpu));
         }
     }
 }

@@ -26,9 +26,6 @@ import org.vireo.api.cpu.VcpuException;
 import org.vireo.api.cpu.X86CpuState;
 import org.vireo.api.device.Device;
 import org.vireo.api.device.DeviceContext;
-import org.vireo.api.irq.IrqChip;
-import org.vireo.api.irq.IrqLine;
-import org.vireo.api.irq.MsiMessage;
 import org.vireo.api.memory.RamRange;
 import org.vireo.api.pci.PciBus;
 import org.vireo.api.vm.BootConfig;
@@ -139,35 +136,7 @@ class LifecycleTest {
                 vcpus.add(v);
                 list.add(v);
             }
-            return new CpuEngine() {
-                @Override
-                public IrqChip irqChip() {
-                    return new IrqChip() {
-                        @Override
-                        public int gsiCount() {
-                            return 24;
-                        }
-
-                        @Override
-                        public IrqLine line(int gsi) {
-                            throw new IllegalArgumentException("no lines in this test");
-                        }
-
-                        @Override
-                        public void signalMsi(MsiMessage message) {
-                        }
-                    };
-                }
-
-                @Override
-                public List<Vcpu> vcpus() {
-                    return list;
-                }
-
-                @Override
-                public void close() {
-                }
-            };
+            return new StandInEngine(list);
         }
     }
 
